@@ -1,0 +1,18 @@
+//! One module per subcommand; [`dispatch`] routes to them.
+
+mod config;
+
+use std::process::ExitCode;
+
+use crate::args::{Cli, Command};
+use crate::output::use_color;
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let color = use_color(cli.global.color);
+    match cli.command {
+        Command::Validate(args) => config::validate(args, color),
+        Command::Preview(args) => config::preview(args, color),
+        Command::Schema(args) => config::schema(args),
+        Command::Init(args) => config::init(args),
+    }
+}

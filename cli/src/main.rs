@@ -1,0 +1,23 @@
+//! The `expman` binary: parses the command line, installs logging (tracing
+//! to stderr, `RUST_LOG` over `-v`), and hands each subcommand to its module
+//! under `commands/`.
+
+mod args;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    output::init_logging(cli.global.verbose, cli.global.quiet);
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! Expansion: trials × sweep points × repeats into [`RunPlan`]s, each with
+//! its fully resolved config, seed, config hash and typed pipeline.
+//!
+//! For every run, in this order: base.yaml, then the trial's `settings`, then
+//! the sweep point's values, then the command-line overrides are merged
+//! (each by [`crate::merge`]'s rules); then interpolations are resolved with
+//! the run's built-ins. Repeat `k` (0-based) gets seed `seed + k`, where
+//! `seed` is the merged config's top-level `seed` (0 when absent); in the
+//! run's resolved config, `seed` holds that run's seed, so repeats differ
+//! even for a program that only reads its config.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::{Code, Diagnostic, normalize};
+use crate::interp::{self, Builtins, EnvLookup};
+use crate::merge::{merge, split_dotted};
+use crate::model::{CallbackKind, PipelineConfig};
+use crate::overrides::Overrides;
+use crate::project::{Project, TrialDef};
+use crate::schemas::SchemaKind;
+use crate::source::{Sources, Span};
+use crate::validate::validate;
+use crate::yaml::{Map, Node, Value, format_scalar};
+
+/// Which runs to expand.
+#[derive(Clone, Debug, Default)]
+pub struct ExpandOptions {
+    /// Trial names (declared names, or full sweep-child names); empty = all.
+    pub trials: Vec<String>,
+    /// Only this repeat (1-based, as users count), when set.
+    pub repeat: Option<u32>,
+    pub overrides: Overrides,
+}
+
+/// One run to launch.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    /// The trial's name with its sweep point, e.g. `lr_sweep[training.lr=0.01]`.
+    pub trial: String,
+    /// The trial's declared name.
+    pub trial_base: String,
+    /// The sweep point: dotted keys and values.
+    pub sweep: Vec<(String, Node)>,
+    /// 0-based repeat index.
+    pub repeat: u32,
+    pub repeats: u32,
+    pub seed: i64,
+    /// The resolved config (`${run.id}` still as written: the runner fills it in).
+    pub config: Arc<Node>,
+    /// SHA-256 of the resolved config in canonical JSON (keys sorted).
+    pub config_hash: String,
+    pub pipeline: Arc<PipelineConfig>,
+    pub tags: BTreeMap<String, String>,
+    pub desc: Option<String>,
+}
+
+/// The runs of a project and the problems found resolving them.
+#[derive(Clone, Debug, Default)]
+pub struct Expansion {
+    pub runs: Vec<RunPlan>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Names given in `trials` that matched nothing.
+    pub unknown_trials: Vec<String>,
+}
+
+/// Expands a project into runs.
+pub fn expand(
+    project: &Project,
+    sources: &Sources,
+    env: &dyn EnvLookup,
+    options: &ExpandOptions,
+) -> Expansion {
+    let mut out = Expansion::default();
+    options.overrides.check(&project.base, &mut out.diagnostics);
+    let mut matched = vec![false; options.trials.len()];
+    let mut cache = Cache::default();
+    for trial in &project.trials {
+        let points = sweep_points(trial);
+        for point in points {
+            let name = child_name(trial, &point);
+            if !options.trials.is_empty() {
+                let hit = options
+                    .trials
+                    .iter()
+                    .position(|t| *t == trial.name || *t == name);
+                match hit {
+                    Some(i) => matched[i] = true,
+                    None => continue,
+                }
+            }
+            expand_point(
+                &mut cache, project, sources, env, options, trial, point, name, &mut out,
+            );
+        }
+    }
+    out.unknown_trials = options
+        .trials
+        .iter()
+        .zip(matched)
+        .filter(|(_, m)| !m)
+        .map(|(t, _)| t.clone())
+        .collect();
+    normalize(&mut out.diagnostics);
+    out
+}
+
+/// What expansion computes once and shares between trials.
+#[derive(Default)]
+struct Cache {
+    /// The typed (and checked) pipeline of trials that do not change it.
+    base_pipeline: Option<Arc<PipelineConfig>>,
+    /// Canonical JSON of shared subtrees, by the address of their (kept
+    /// alive) `Arc`: runs share most of base.yaml, so most of each run's
+    /// hash input is text already written.
+    canonical: HashMap<usize, (Arc<Map>, String)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn expand_point(
+    cache: &mut Cache,
+    project: &Project,
+    sources: &Sources,
+    env: &dyn EnvLookup,
+    options: &ExpandOptions,
+    trial: &TrialDef,
+    point: Vec<(String, Span, Node)>,
+    name: String,
+    out: &mut Expansion,
+) {
+    let mut config = project.base.clone();
+    merge(&mut config, &trial.settings_merged);
+    for (key, key_span, value) in &point {
+        merge(&mut config, &nest(key, *key_span, value.clone()));
+    }
+    if let Some(over) = &options.overrides.merged {
+        merge(&mut config, over);
+    }
+    let root_seed = config.get("seed").and_then(Node::as_i64);
+    // Resolution differs between repeats only through `run.*` and `seed`.
+    let per_repeat =
+        interp::interpolations(&config).any(|s| s.contains("run.") || s.contains("seed"));
+    let repeats: Vec<u32> = match options.repeat {
+        Some(r) if r >= 1 && r <= trial.repeat => vec![r - 1],
+        Some(_) => Vec::new(),
+        None => (0..trial.repeat).collect(),
+    };
+    let mut tags: BTreeMap<String, String> = project
+        .experiment
+        .tags
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.to_text()))
+        .collect();
+    tags.extend(trial.tags.clone());
+    let touches_pipeline = trial.settings_merged.get("pipeline").is_some()
+        || point
+            .iter()
+            .any(|(k, _, _)| k == "pipeline" || k.starts_with("pipeline."))
+        || options
+            .overrides
+            .merged
+            .as_ref()
+            .is_some_and(|o| o.get("pipeline").is_some())
+        || config
+            .get("pipeline")
+            .is_some_and(interp::has_interpolation);
+    let mut resolved_once: Option<Node> = None;
+    let mut pipeline: Option<Arc<PipelineConfig>> = None;
+    for repeat in repeats {
+        let seed = root_seed.unwrap_or(0).saturating_add(i64::from(repeat));
+        let mut resolved = match &resolved_once {
+            Some(done) if !per_repeat => done.clone(),
+            _ => {
+                let builtins = Builtins {
+                    experiment_name: Some(project.experiment_name().to_string()),
+                    trial_name: Some(name.clone()),
+                    repeat: Some(repeat),
+                    seed: Some(seed),
+                    run_id: None,
+                };
+                let mut seeded = config.clone();
+                if root_seed.is_some() {
+                    set_seed(&mut seeded, seed);
+                }
+                let resolved =
+                    interp::resolve(&seeded, &builtins, env, sources, &mut out.diagnostics);
+                resolved_once = Some(resolved.clone());
+                resolved
+            }
+        };
+        if root_seed.is_some() {
+            set_seed(&mut resolved, seed);
+        }
+        let pipeline = match &pipeline {
+            Some(p) => p.clone(),
+            None => {
+                let typed = match (&cache.base_pipeline, touches_pipeline) {
+                    (Some(shared), false) => shared.clone(),
+                    _ => {
+                        check_pipeline(&resolved, project, trial, &mut out.diagnostics);
+                        let typed = Arc::new(typed_pipeline(&resolved));
+                        if !touches_pipeline {
+                            cache.base_pipeline = Some(typed.clone());
+                        }
+                        typed
+                    }
+                };
+                pipeline = Some(typed.clone());
+                typed
+            }
+        };
+        let config_hash = cached_config_hash(&resolved, &mut cache.canonical);
+        out.runs.push(RunPlan {
+            trial: name.clone(),
+            trial_base: trial.name.clone(),
+            sweep: point
+                .iter()
+                .map(|(k, _, v)| (k.clone(), v.clone()))
+                .collect(),
+            repeat,
+            repeats: trial.repeat,
+            seed,
+            config: Arc::new(resolved),
+            config_hash,
+            pipeline,
+            tags: tags.clone(),
+            desc: trial.desc.clone(),
+        });
+    }
+}
+
+/// In each run's config, the top-level `seed` is that run's seed.
+fn set_seed(config: &mut Node, seed: i64) {
+    if let Some(node) = config.as_map_mut().and_then(|m| m.get_mut("seed")) {
+        node.value = Value::Int(seed);
+    }
+}
+
+/// The cartesian product of a trial's sweep axes, first axis slowest.
+fn sweep_points(trial: &TrialDef) -> Vec<Vec<(String, Span, Node)>> {
+    let mut points: Vec<Vec<(String, Span, Node)>> = vec![Vec::new()];
+    for axis in &trial.sweep {
+        let mut next = Vec::with_capacity(points.len() * axis.values.len());
+        for point in &points {
+            for value in &axis.values {
+                let mut p = point.clone();
+                p.push((axis.key.clone(), axis.key_span, value.clone()));
+                next.push(p);
+            }
+        }
+        points = next;
+    }
+    points
+}
+
+/// `trial[key=value,key=value]` for a sweep child, the trial name otherwise.
+fn child_name(trial: &TrialDef, point: &[(String, Span, Node)]) -> String {
+    if point.is_empty() {
+        return trial.name.clone();
+    }
+    let inner: Vec<String> = point
+        .iter()
+        .map(|(k, _, v)| format!("{k}={}", compact(v)))
+        .collect();
+    format!("{}[{}]", trial.name, inner.join(","))
+}
+
+fn compact(node: &Node) -> String {
+    match &node.value {
+        Value::String(s) => s.clone(),
+        Value::Seq(items) => format!(
+            "[{}]",
+            items.iter().map(compact).collect::<Vec<_>>().join(",")
+        ),
+        Value::Map(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, e)| format!("{k}:{}", compact(&e.value)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => format_scalar(other),
+    }
+}
+
+fn nest(dotted: &str, key_span: Span, value: Node) -> Node {
+    let mut node = value;
+    for part in split_dotted(dotted).into_iter().rev() {
+        let mut m = Map::new();
+        m.insert(part.to_string(), key_span, node);
+        node = Node::new(Value::map(m), key_span);
+    }
+    node
+}
+
+/// Checks the merged `pipeline` of a trial: its schema, and what the schema
+/// cannot say (a process pipeline needs a command; early stopping needs a
+/// metric).
+fn check_pipeline(config: &Node, project: &Project, trial: &TrialDef, out: &mut Vec<Diagnostic>) {
+    let entry = config.as_map().and_then(|m| m.entry("pipeline"));
+    let Some(entry) = entry else {
+        let span = project
+            .base
+            .span
+            .is_real()
+            .then_some(project.base.span)
+            .map(|s| Span { end: s.start, ..s })
+            .unwrap_or(trial.name_span);
+        out.push(
+            Diagnostic::error(
+                Code::MissingKey,
+                span,
+                "no `pipeline`: expman does not know what to run",
+            )
+            .with_hint("add to base.yaml: `pipeline: {command: [python, train.py]}`"),
+        );
+        return;
+    };
+    let pipeline = &entry.value;
+    validate(
+        SchemaKind::Base,
+        Some("PipelineConfig"),
+        pipeline,
+        entry.key_span,
+        &["pipeline"],
+        out,
+    );
+    let Some(map) = pipeline.as_map() else { return };
+    let kind = map.get("type").and_then(Node::as_str).unwrap_or("process");
+    if kind == "process" && map.get("command").is_none_or(Node::is_null) {
+        out.push(
+            Diagnostic::error(
+                Code::MissingKey,
+                entry.key_span,
+                "the process pipeline needs a `command` to run",
+            )
+            .with_hint("e.g. `command: [python, train.py]`"),
+        );
+    }
+    let Some(callbacks) = map.get("callbacks").and_then(Node::as_seq) else {
+        return;
+    };
+    for callback in callbacks {
+        let Some(cb) = callback.as_map() else {
+            continue;
+        };
+        let Some(kind) = cb
+            .get("type")
+            .and_then(Node::as_str)
+            .map(CallbackKind::parse)
+        else {
+            continue;
+        };
+        let label = cb
+            .entry("type")
+            .map(|e| e.key_span)
+            .unwrap_or(callback.span);
+        let has = |k: &str| cb.get(k).is_some_and(|n| !n.is_null());
+        match kind {
+            CallbackKind::EarlyStopping if !has("metric") => out.push(
+                Diagnostic::error(Code::MissingKey, label, "early stopping needs the `metric` to watch")
+                    .with_hint("e.g. `metric: val_loss`"),
+            ),
+            CallbackKind::Checkpoint if has("keep_best") && !has("metric") => out.push(
+                Diagnostic::error(Code::MissingKey, label, "`keep_best` needs the `metric` that ranks checkpoints")
+                    .with_hint("e.g. `metric: val_loss, mode: min`"),
+            ),
+            CallbackKind::Hook if !["on_start", "on_epoch_end", "on_end", "on_failure"].iter().any(|k| has(k)) => out.push(
+                Diagnostic::error(Code::MissingKey, label, "a hook needs at least one of `on_start`, `on_epoch_end`, `on_end`, `on_failure`"),
+            ),
+            _ => {}
+        }
+        for key in ["min_delta", "min_delta_percent"] {
+            if let Some(n) = cb.get(key)
+                && n.as_f64().is_some_and(|v| v < 0.0)
+            {
+                out.push(Diagnostic::error(
+                    Code::InvalidValue,
+                    n.span,
+                    format!("`{key}` cannot be negative"),
+                ));
+            }
+        }
+    }
+}
+
+fn typed_pipeline(config: &Node) -> PipelineConfig {
+    config
+        .get("pipeline")
+        .and_then(|p| serde_json::from_value(p.to_json()).ok())
+        .unwrap_or_default()
+}
+
+/// SHA-256 (hex) of a config in canonical JSON: keys sorted, so that
+/// reordering keys in a file does not make a new run.
+pub fn config_hash(config: &Node) -> String {
+    cached_config_hash(config, &mut HashMap::new())
+}
+
+fn cached_config_hash(config: &Node, cache: &mut HashMap<usize, (Arc<Map>, String)>) -> String {
+    let mut text = String::with_capacity(1024);
+    canonical_json(config, &mut text, cache, true);
+    let digest = Sha256::digest(text.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(HEX[(byte >> 4) as usize] as char);
+        hex.push(HEX[(byte & 15) as usize] as char);
+    }
+    hex
+}
+
+fn canonical_json(
+    node: &Node,
+    out: &mut String,
+    cache: &mut HashMap<usize, (Arc<Map>, String)>,
+    root: bool,
+) {
+    use std::fmt::Write;
+    if let (Value::Map(map), false) = (&node.value, root) {
+        let key = Arc::as_ptr(map) as usize;
+        if let Some((_, text)) = cache.get(&key) {
+            out.push_str(text);
+            return;
+        }
+        let mut text = String::new();
+        canonical_json(node, &mut text, cache, true);
+        out.push_str(&text);
+        cache.insert(key, (map.clone(), text));
+        return;
+    }
+    match &node.value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => out.push_str(&format_scalar(&Value::Float(*f))),
+        Value::String(s) => json_string(s, out),
+        Value::Seq(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out, cache, false);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            let mut entries: Vec<(&str, &Node)> = m.iter().map(|(k, e)| (k, &e.value)).collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(key, out);
+                out.push(':');
+                canonical_json(value, out, cache, false);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal.
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

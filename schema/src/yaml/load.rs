@@ -1,0 +1,536 @@
+//! Builds [`Node`] trees from saphyr's event stream.
+//!
+//! What this adds over the raw events: byte spans on every key and value,
+//! anchors and aliases (with a cap on alias expansion, so a "billion laughs"
+//! file cannot exhaust memory), merge keys (`<<`), duplicate-key errors, and
+//! recovery: on a syntax error the part read so far is kept as a tree and the
+//! error is reported where the parser stopped.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
+
+use super::node::{Map, Node, Value};
+use super::scalar::resolve_plain;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{FileId, LineIndex, Span};
+
+/// Most nodes that aliases may copy in one file.
+const ALIAS_NODE_LIMIT: usize = 1_000_000;
+
+/// The documents of one YAML text and the problems found reading it.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedYaml {
+    pub docs: Vec<Node>,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Parses a YAML text (a leading byte order mark is allowed). Never fails:
+/// problems are returned as diagnostics beside whatever could be read.
+pub fn parse(text: &str, file: FileId) -> ParsedYaml {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let body = &text[bom..];
+    let mut builder = Builder {
+        file,
+        text: body,
+        lines: LineIndex::new(body),
+        ascii: body.is_ascii(),
+        bom,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        docs: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut parser = Parser::new_from_str(body);
+    loop {
+        match parser.next_event() {
+            None => break,
+            Some(Ok((event, span))) => {
+                if builder.on_event(event, span.start, span.end) {
+                    break;
+                }
+            }
+            Some(Err(err)) => {
+                let mut at = builder.offset(err.marker());
+                if err.info().contains("tab") {
+                    // Point at the tab itself, not at what follows it.
+                    let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+                    if let Some(tab) = text[line_start..at].find('\t') {
+                        at = line_start + tab;
+                    }
+                }
+                let end = next_char_end(text, at);
+                let mut diagnostic = Diagnostic::error(
+                    Code::YamlSyntax,
+                    Span::new(file, at, end),
+                    syntax_message(err.info()),
+                )
+                .with_hint(syntax_hint(err.info()));
+                if let Some(open) = builder.open_flow_collection() {
+                    let bracket = &text[open..open + 1];
+                    diagnostic = diagnostic
+                        .with_related(
+                            Span::new(file, open, open + 1),
+                            format!("this `{bracket}` is never closed"),
+                        )
+                        .with_hint(format!(
+                            "close the `{bracket}` opened earlier, or quote the value"
+                        ));
+                }
+                builder.errors.push(diagnostic);
+                builder.finish_partial();
+                break;
+            }
+        }
+    }
+    ParsedYaml {
+        docs: builder.docs,
+        errors: builder.errors,
+    }
+}
+
+fn next_char_end(text: &str, at: usize) -> usize {
+    text[at.min(text.len())..]
+        .chars()
+        .next()
+        .map(|c| at + c.len_utf8())
+        .unwrap_or(at)
+}
+
+fn syntax_message(info: &str) -> String {
+    format!("YAML syntax error: {info}")
+}
+
+fn syntax_hint(info: &str) -> String {
+    if info.contains("tab") {
+        "YAML indents with spaces only; replace the tab characters with spaces".into()
+    } else if info.contains("mapping values are not allowed") {
+        "a value containing `: ` must be quoted, or the line is indented wrongly".into()
+    } else if info.contains("did not find expected")
+        || info.contains("unexpected end")
+        || info.contains("eof")
+    {
+        "check for an unclosed bracket or quote above this point".into()
+    } else {
+        "check the indentation and quoting around this point".into()
+    }
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        start: usize,
+        anchor: usize,
+    },
+    Map {
+        map: Map,
+        /// A key waiting for its value: its text, span, and whether it was a
+        /// plain `<<` (a merge key).
+        key: Option<(String, Span, bool)>,
+        merges: Vec<Node>,
+        start: usize,
+        anchor: usize,
+    },
+}
+
+struct Builder<'t> {
+    file: FileId,
+    text: &'t str,
+    lines: LineIndex,
+    ascii: bool,
+    bom: usize,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    alias_nodes: usize,
+    docs: Vec<Node>,
+    errors: Vec<Diagnostic>,
+}
+
+impl Builder<'_> {
+    fn offset(&self, marker: &Marker) -> usize {
+        if self.ascii {
+            // Characters are bytes: the parser's index is the offset.
+            return self.bom + marker.index().min(self.text.len());
+        }
+        let line = marker.line().saturating_sub(1);
+        self.bom + self.lines.offset_of_char(self.text, line, marker.col())
+    }
+
+    fn span(&self, start: &Marker, end: &Marker) -> Span {
+        Span::new(self.file, self.offset(start), self.offset(end))
+    }
+
+    /// Handles one event; returns true at the end of the stream.
+    fn on_event(&mut self, event: Event<'_>, start: Marker, end: Marker) -> bool {
+        match event {
+            Event::StreamEnd => return true,
+            Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => {}
+            Event::Scalar(text, style, anchor, tag) => {
+                let span = self.span(&start, &end);
+                if let Some(Frame::Map {
+                    key: key @ None, ..
+                }) = self.stack.last_mut()
+                {
+                    let is_merge = text == "<<" && style == ScalarStyle::Plain;
+                    *key = Some((text.into_owned(), span, is_merge));
+                    return false;
+                }
+                let value = self.scalar_value(&text, style, tag.as_deref(), span);
+                self.complete(Node::new(value, span), anchor);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                items: Vec::new(),
+                start: self.offset(&start),
+                anchor,
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                map: Map::new(),
+                key: None,
+                merges: Vec::new(),
+                start: self.offset(&start),
+                anchor,
+            }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(frame) = self.stack.pop() {
+                    let (node, anchor) = self.close(frame);
+                    self.complete(node, anchor);
+                }
+            }
+            Event::Alias(id) => {
+                let span = self.span(&start, &end);
+                let node = match self.anchors.get(&id) {
+                    Some(target) => {
+                        let size = count_nodes(target);
+                        let already_over = self.alias_nodes > ALIAS_NODE_LIMIT;
+                        self.alias_nodes += size;
+                        if already_over {
+                            Node::null(span)
+                        } else if self.alias_nodes > ALIAS_NODE_LIMIT {
+                            self.errors.push(
+                                Diagnostic::error(
+                                    Code::AliasLimit,
+                                    span,
+                                    format!(
+                                        "aliases expand to more than {ALIAS_NODE_LIMIT} values"
+                                    ),
+                                )
+                                .with_hint(
+                                    "this looks like an alias bomb; expman refuses to expand it",
+                                ),
+                            );
+                            Node::null(span)
+                        } else {
+                            target.clone()
+                        }
+                    }
+                    None => Node::null(span),
+                };
+                if let Some(Frame::Map {
+                    key: key @ None, ..
+                }) = self.stack.last_mut()
+                {
+                    let text = match &node.value {
+                        Value::String(s) => s.clone(),
+                        other => super::format_scalar(other),
+                    };
+                    *key = Some((text, span, false));
+                    return false;
+                }
+                self.complete(node, 0);
+            }
+        }
+        false
+    }
+
+    fn scalar_value(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        span: Span,
+    ) -> Value {
+        let resolved = if style == ScalarStyle::Plain {
+            resolve_plain(text)
+        } else {
+            Value::String(text.to_string())
+        };
+        let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) else {
+            return resolved;
+        };
+        let coerced = match tag.suffix.as_str() {
+            "str" => Some(Value::String(text.to_string())),
+            "int" => match resolve_plain(text) {
+                v @ Value::Int(_) => Some(v),
+                _ => None,
+            },
+            "float" => match resolve_plain(text) {
+                Value::Int(i) => Some(Value::Float(i as f64)),
+                v @ Value::Float(_) => Some(v),
+                _ => None,
+            },
+            "bool" => match resolve_plain(text) {
+                v @ Value::Bool(_) => Some(v),
+                _ => None,
+            },
+            "null" => match resolve_plain(text) {
+                Value::Null => Some(Value::Null),
+                _ => None,
+            },
+            _ => Some(resolved.clone()),
+        };
+        coerced.unwrap_or_else(|| {
+            self.errors.push(Diagnostic::error(
+                Code::InvalidValue,
+                span,
+                format!("`{text}` is not a valid !!{}", tag.suffix),
+            ));
+            resolved
+        })
+    }
+
+    fn close(&mut self, frame: Frame) -> (Node, usize) {
+        match frame {
+            Frame::Seq {
+                items,
+                start,
+                anchor,
+            } => {
+                let end = items
+                    .last()
+                    .map(|n| n.span.end as usize)
+                    .unwrap_or(start + 1);
+                (
+                    Node::new(Value::seq(items), Span::new(self.file, start, end)),
+                    anchor,
+                )
+            }
+            Frame::Map {
+                mut map,
+                key,
+                merges,
+                start,
+                anchor,
+            } => {
+                if let Some((name, key_span, _)) = key {
+                    // A key whose value never came (the text ended early).
+                    map.insert(
+                        name,
+                        key_span,
+                        Node::null(Span::new(
+                            self.file,
+                            key_span.end as usize,
+                            key_span.end as usize,
+                        )),
+                    );
+                }
+                for merge in merges {
+                    self.apply_merge(&mut map, merge);
+                }
+                let end = map
+                    .iter()
+                    .map(|(_, e)| e.value.span.end.max(e.key_span.end))
+                    .filter(|_| true)
+                    .max()
+                    .map(|e| e as usize)
+                    .unwrap_or(start + 1);
+                (
+                    Node::new(Value::map(map), Span::new(self.file, start, end)),
+                    anchor,
+                )
+            }
+        }
+    }
+
+    /// `<<: *base` or `<<: [*a, *b]`: keys not written explicitly come from
+    /// the merged mappings, earlier ones first.
+    fn apply_merge(&mut self, map: &mut Map, merge: Node) {
+        let sources: Vec<Node> = match merge.value {
+            Value::Map(_) => vec![merge],
+            Value::Seq(items) if items.iter().all(|n| n.as_map().is_some()) => {
+                std::sync::Arc::unwrap_or_clone(items)
+            }
+            _ => {
+                self.errors.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        merge.span,
+                        "the merge key `<<` takes a mapping or a list of mappings",
+                    )
+                    .with_hint("write `<<: *anchor` or `<<: [*a, *b]`"),
+                );
+                return;
+            }
+        };
+        for source in sources {
+            if let Value::Map(m) = source.value {
+                for (k, e) in m.iter() {
+                    if !map.contains_key(k) {
+                        map.insert(k.to_string(), e.key_span, e.value.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Attaches a finished node to its parent (or makes it a document).
+    fn complete(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                map, key, merges, ..
+            }) => match key.take() {
+                None => {
+                    // A collection used as a key: YAML allows it, configs don't.
+                    self.errors.push(Diagnostic::error(
+                        Code::InvalidValue,
+                        node.span,
+                        "mapping keys must be plain values, not lists or mappings",
+                    ));
+                    *key = Some((String::from("<complex key>"), node.span, false));
+                }
+                Some((_, _, true)) => merges.push(node),
+                Some((name, key_span, false)) => {
+                    if let Some(first) = map.entry(&name) {
+                        let first_span = first.key_span;
+                        self.errors.push(
+                            Diagnostic::error(Code::DuplicateKey, key_span, format!("duplicate key `{name}`"))
+                                .with_related(first_span, "first defined here")
+                                .with_hint("YAML keys must be unique within a mapping; remove or rename one of them"),
+                        );
+                    } else {
+                        map.insert(name, key_span, node);
+                    }
+                }
+            },
+        }
+    }
+
+    /// The offset of the innermost open `[` or `{`, if any.
+    fn open_flow_collection(&self) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        self.stack.iter().rev().find_map(|frame| {
+            let start = match frame {
+                Frame::Seq { start, .. } | Frame::Map { start, .. } => *start,
+            };
+            let local = start.checked_sub(self.bom)?;
+            matches!(bytes.get(local), Some(b'[' | b'{')).then_some(start)
+        })
+    }
+
+    /// After a syntax error: close every open collection so that what was
+    /// read stays usable.
+    fn finish_partial(&mut self) {
+        while let Some(frame) = self.stack.pop() {
+            let (node, anchor) = self.close(frame);
+            self.complete(node, anchor);
+        }
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(m) => 1 + m.iter().map(|(_, e)| count_nodes(&e.value)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse0(text: &str) -> ParsedYaml {
+        parse(text, FileId(0))
+    }
+
+    fn slice(text: &str, span: Span) -> &str {
+        &text[span.start as usize..span.end as usize]
+    }
+
+    #[test]
+    fn spans_of_keys_and_values() {
+        let text = "a: 1\nb:\n  c: \"x y\"\n  d: [1, 2]\n";
+        let p = parse0(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let root = &p.docs[0];
+        let b = root.as_map().unwrap().entry("b").unwrap();
+        assert_eq!(slice(text, b.key_span), "b");
+        let c = b.value.as_map().unwrap().entry("c").unwrap();
+        assert_eq!(slice(text, c.key_span), "c");
+        assert_eq!(slice(text, c.value.span), "\"x y\"");
+        let d = b.value.get("d").unwrap();
+        assert_eq!(slice(text, d.as_seq().unwrap()[1].span), "2");
+    }
+
+    #[test]
+    fn spans_with_non_ascii_and_bom() {
+        let text = "\u{feff}ключ: значение\nx: 1\n";
+        let p = parse0(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let x = p.docs[0].as_map().unwrap().entry("x").unwrap();
+        assert_eq!(slice(text, x.key_span), "x");
+        let v = p.docs[0].as_map().unwrap().entry("ключ").unwrap();
+        assert_eq!(slice(text, v.value.span), "значение");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let text = "base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\nlist: [*b]\n";
+        let p = parse0(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let other = p.docs[0].get("other").unwrap();
+        assert_eq!(other.get("x").unwrap().as_i64(), Some(1));
+        assert_eq!(other.get("y").unwrap().as_i64(), Some(3));
+        assert_eq!(
+            p.docs[0].get_path(["list", "0", "y"]).unwrap().as_i64(),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_pointing_at_the_second() {
+        let text = "a: 1\nb: 2\na: 3\n";
+        let p = parse0(text);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].span.start, 10);
+        assert_eq!(p.docs[0].get("a").unwrap().as_i64(), Some(1));
+    }
+
+    #[test]
+    fn syntax_error_keeps_what_was_read() {
+        let text = "a: 1\nb: [1, 2\nc: 3\n";
+        let p = parse0(text);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.docs[0].get("a").unwrap().as_i64(), Some(1));
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        let p = parse0(&text);
+        assert!(p.errors.iter().any(|e| e.code == Code::AliasLimit));
+    }
+
+    #[test]
+    fn tags_coerce_scalars() {
+        let p = parse0("a: !!str 12\nb: !!float 3\nc: !!int abc\n");
+        assert_eq!(p.docs[0].get("a").unwrap().as_str(), Some("12"));
+        assert_eq!(p.docs[0].get("b").unwrap().as_f64(), Some(3.0));
+        assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn multiple_documents() {
+        let p = parse0("a: 1\n---\nb: 2\n");
+        assert_eq!(p.docs.len(), 2);
+    }
+}
