@@ -88,3 +88,57 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Writes a config directory whose runs launch the `fake-trial` program:
+/// `FAKE` in `base` and `trials` is replaced by its path. The workspace is
+/// `out/` inside the directory.
+pub fn fake_experiment(dir: &Path, name: &str, base: &str, trials: &str) {
+    let fake = bin("fake-trial").display().to_string();
+    std::fs::create_dir_all(dir).expect("create config dir");
+    std::fs::write(
+        dir.join("env.yaml"),
+        "workspace: out\nresources: {max_parallel: 2}\n",
+    )
+    .expect("env.yaml");
+    std::fs::write(dir.join("experiment.yaml"), format!("name: {name}\n"))
+        .expect("experiment.yaml");
+    std::fs::write(dir.join("base.yaml"), base.replace("FAKE", &fake)).expect("base.yaml");
+    std::fs::write(dir.join("trials.yaml"), trials.replace("FAKE", &fake)).expect("trials.yaml");
+}
+
+/// `expman ARGS` in `cwd`, waiting for it.
+pub fn expman_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin("expman"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run expman")
+}
+
+/// The runs of a config directory's workspace, as `expman runs --format json` prints them.
+pub fn runs_json(dir: &Path) -> Vec<serde_json::Value> {
+    let out = expman_in(dir, &["runs", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "expman runs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .expect("json")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub fn wait_until(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    check()
+}

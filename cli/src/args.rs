@@ -42,6 +42,27 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an experiment: every trial x sweep point x repeat, recorded in the workspace database.
+    #[command(
+        after_help = "Examples:\n  expman run examples/quickstart\n  expman run examples/quickstart --trial small_lr --parallel 4\n  expman run examples/quickstart training.epochs=3\n  expman run examples/quickstart --resume      # only what did not succeed\n  expman run examples/quickstart --dry-run     # show what would run\n\nCtrl-C stops every run cleanly (SIGTERM, then SIGKILL after the grace period); a second Ctrl-C quits at once.\nExit status: 0 when every run succeeded, 1 when some did not, 130 when cancelled."
+    )]
+    Run(RunArgs),
+    /// List the runs in the record.
+    #[command(
+        after_help = "Examples:\n  expman runs                       # in a config directory or workspace\n  expman runs --dir examples/quickstart --format csv\n  EXPMAN_WORKSPACE=outputs expman runs --format json"
+    )]
+    Runs(RunsArgs),
+    /// Show everything about one run.
+    #[command(
+        after_help = "Examples:\n  expman show k3x9f2m1          # a run id, or a unique prefix of one\n  expman show k3x --dir examples/quickstart"
+    )]
+    Show(ShowArgs),
+    /// The database: schema version and migrations.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  expman db status --dir examples/quickstart\n  expman db migrate\n  expman db rollback --to 0"
+    )]
+    Db(DbCommand),
     /// Check a config directory (or file) and say what it would run.
     #[command(
         after_help = "Examples:\n  expman validate examples/quickstart\n  expman validate examples/quickstart/trials.yaml --format json\n  expman validate my_config.yaml training.lr=0.1\n\nExit status: 0 when the config is valid (warnings allowed), 1 when it has errors."
@@ -62,6 +83,80 @@ pub enum Command {
         after_help = "Examples:\n  expman init my_experiment\n  expman init my_experiment --name lr_study"
     )]
     Init(InitArgs),
+}
+
+/// Where the record is (for commands that read it).
+#[derive(Clone, Debug, Default, Args)]
+pub struct RecordArgs {
+    /// A config directory whose env.yaml names the workspace.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The workspace directory itself.
+    #[arg(long, env = "EXPMAN_WORKSPACE")]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A config directory, one of its files, or a single-file config.
+    pub path: PathBuf,
+    /// Overrides applied to every run: `key.path=value` (`+key=value` adds a key).
+    pub overrides: Vec<String>,
+    /// Most runs at once (default: `resources.max_parallel`, else the number of CPU cores).
+    #[arg(long, short = 'j')]
+    pub parallel: Option<usize>,
+    /// Only these trials (declared names or sweep children's full names); repeatable.
+    #[arg(long = "trial", short = 't')]
+    pub trials: Vec<String>,
+    /// Run only what has not succeeded yet (same experiment, trial, repeat and config).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print what would run, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// Only runs of this experiment.
+    #[arg(long, short = 'e')]
+    pub experiment: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A run id, or a unique prefix of one.
+    pub run: String,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// The schema version and what would be migrated.
+    Status(RecordArgs),
+    /// Bring the schema up to date.
+    Migrate(RecordArgs),
+    /// Undo migrations (one, or down to `--to`).
+    Rollback {
+        #[command(flatten)]
+        record: RecordArgs,
+        /// The version to go back to.
+        #[arg(long)]
+        to: Option<i64>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

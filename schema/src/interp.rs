@@ -555,6 +555,29 @@ fn relocate(node: &mut Node, span: Span) {
     }
 }
 
+/// Replaces `${run.id}` (kept as written by expansion) with the run's id.
+pub fn fill_run_id(node: &Node, run_id: &str) -> Node {
+    if !interpolations(node).any(|s| s.contains("${run.id}")) {
+        return node.clone();
+    }
+    let mut out = node.clone();
+    fill(&mut out, run_id);
+    out
+}
+
+fn fill(node: &mut Node, run_id: &str) {
+    match &mut node.value {
+        Value::String(s) if s.contains("${run.id}") => *s = s.replace("${run.id}", run_id),
+        Value::Seq(items) => std::sync::Arc::make_mut(items)
+            .iter_mut()
+            .for_each(|n| fill(n, run_id)),
+        Value::Map(m) => std::sync::Arc::make_mut(m)
+            .iter_mut()
+            .for_each(|(_, e)| fill(&mut e.value, run_id)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

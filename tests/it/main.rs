@@ -2,4 +2,8 @@
 //! links everything again, so there is only this one).
 
 mod cli_config;
+mod cli_record;
 mod config_corpus;
+mod python_client;
+mod runner;
+mod rust_pipeline;

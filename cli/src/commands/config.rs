@@ -24,7 +24,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Shows `path` relative to the current directory when it lies below it.
-fn display_relative(analysis: &mut expman_schema::Analysis) {
+pub fn display_relative(analysis: &mut expman_schema::Analysis) {
     let Ok(cwd) = std::env::current_dir() else {
         return;
     };

@@ -59,3 +59,6 @@ pub fn print_error(err: &anyhow::Error) {
     }
     eprintln!("{text}");
 }
+
+pub mod progress;
+pub mod tables;

@@ -1,0 +1,244 @@
+//! `expman runs` and `expman show`: what the record holds.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use expman_core::Store;
+use expman_core::summary::format_number;
+use expman_core::time::{format_duration, format_utc};
+use expman_core::workspace::{Locate, Workspace};
+
+use crate::args::{RecordArgs, RunsArgs, ShowArgs, TableFormat};
+use crate::output::tables::TextTable;
+
+/// The workspace a record-reading command means, opened (recovering runs
+/// whose runner died).
+pub fn open_record(record: &RecordArgs) -> anyhow::Result<(Workspace, Store)> {
+    let workspace = locate(record)?;
+    if !workspace.has_database() {
+        anyhow::bail!(
+            "no database at {} yet: run an experiment first (`expman run CONFIG_DIR`)",
+            workspace.database.display()
+        );
+    }
+    let store = workspace
+        .open_store()
+        .with_context(|| format!("cannot open {}", workspace.database.display()))?;
+    Ok((workspace, store))
+}
+
+pub fn locate(record: &RecordArgs) -> anyhow::Result<Workspace> {
+    let locate = Locate {
+        workspace: record.workspace.clone(),
+        dir: record.dir.clone(),
+        env_workspace: None,
+        cwd: std::env::current_dir().context("cannot read the current directory")?,
+    };
+    Ok(Workspace::locate(&locate)?)
+}
+
+fn duration_of(started: Option<i64>, ended: Option<i64>) -> Option<std::time::Duration> {
+    match (started, ended) {
+        (Some(s), Some(e)) if e >= s => Some(std::time::Duration::from_millis((e - s) as u64)),
+        (Some(s), None) => Some(std::time::Duration::from_millis(
+            (expman_core::time::now_ms() - s).max(0) as u64,
+        )),
+        _ => None,
+    }
+}
+
+pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let (_, store) = open_record(&args.record)?;
+    let rows = store.list_runs(args.experiment.as_deref())?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let finals = store.final_metrics(&ids)?;
+    let mut keys: Vec<String> = Vec::new();
+    for values in finals.values() {
+        for (k, _) in values {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys.sort();
+    match args.format {
+        TableFormat::Json => {
+            let out: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let metrics: serde_json::Map<String, serde_json::Value> = finals
+                        .get(&r.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), serde_json::Number::from_f64(*v).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)))
+                        .collect();
+                    serde_json::json!({
+                        "id": r.uid, "experiment": r.experiment, "trial": r.trial, "repeat": r.repeat + 1,
+                        "status": r.status.as_str(), "started_at": r.started_at, "ended_at": r.ended_at,
+                        "duration_s": duration_of(r.started_at, r.ended_at).map(|d| d.as_secs_f64()),
+                        "seed": r.seed, "exit_code": r.exit_code, "error": r.error, "run_dir": r.run_dir,
+                        "metrics": metrics,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        TableFormat::Table | TableFormat::Csv => {
+            let csv = args.format == TableFormat::Csv;
+            let mut header: Vec<String> =
+                ["id", "experiment", "trial", "repeat", "status", "duration"]
+                    .map(String::from)
+                    .to_vec();
+            if csv {
+                header.extend(keys.iter().cloned());
+            } else {
+                header.push("final metrics".into());
+            }
+            let mut table = TextTable::new(header);
+            for r in &rows {
+                let metrics = finals.get(&r.id).cloned().unwrap_or_default();
+                let duration = duration_of(r.started_at, r.ended_at);
+                let mut row = vec![
+                    if csv {
+                        r.uid.clone()
+                    } else {
+                        r.uid[..8.min(r.uid.len())].to_string()
+                    },
+                    r.experiment.clone(),
+                    r.trial.clone(),
+                    (r.repeat + 1).to_string(),
+                    r.status.as_str().to_string(),
+                    match (csv, duration) {
+                        (true, Some(d)) => format!("{:.3}", d.as_secs_f64()),
+                        (false, Some(d)) => format_duration(d),
+                        (_, None) => String::new(),
+                    },
+                ];
+                if csv {
+                    for key in &keys {
+                        row.push(
+                            metrics
+                                .iter()
+                                .find(|(k, _)| k == key)
+                                .map(|(_, v)| v.to_string())
+                                .unwrap_or_default(),
+                        );
+                    }
+                } else {
+                    row.push(
+                        metrics
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", format_number(*v)))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                }
+                table.rows.push(row);
+            }
+            if csv {
+                print!("{}", table.to_csv());
+            } else if rows.is_empty() {
+                println!("no runs recorded yet");
+            } else {
+                println!("{}", table.render());
+                println!("{} run(s)", rows.len());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let (_, store) = open_record(&args.record)?;
+    let run = store.resolve_run(&args.run)?;
+    let d = store.run_detail(&run)?;
+    let r = &d.row;
+    println!(
+        "run {}  ({} / {} / repeat {})",
+        r.uid,
+        r.experiment,
+        r.trial,
+        r.repeat + 1
+    );
+    println!("status     {}", r.status);
+    if let Some(e) = &r.error {
+        println!("error      {}", e.replace('\n', "\n           "));
+    }
+    println!("created    {} UTC", format_utc(r.created_at));
+    if let Some(s) = r.started_at {
+        println!("started    {} UTC", format_utc(s));
+    }
+    if let Some(e) = r.ended_at {
+        println!("ended      {} UTC", format_utc(e));
+    }
+    if let Some(dur) = duration_of(r.started_at, r.ended_at) {
+        println!("duration   {}", format_duration(dur));
+    }
+    if let Some(c) = r.exit_code {
+        println!("exit code  {c}");
+    }
+    if let Some(s) = d.signal {
+        println!(
+            "signal     {}",
+            expman_core::process::describe_signal(s as i32)
+        );
+    }
+    println!(
+        "seed       {}",
+        r.seed.map(|s| s.to_string()).unwrap_or_default()
+    );
+    println!("config     {}", r.config_hash);
+    if let Some(cmd) = &d.command {
+        println!("command    {cmd}");
+    }
+    if let Some(host) = &r.host {
+        println!("host       {host}");
+    }
+    if let Some(commit) = &d.git_commit {
+        println!(
+            "git        {commit}{}",
+            if d.git_dirty == Some(true) {
+                " (dirty)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(dir) = &r.run_dir {
+        println!("directory  {dir}");
+    }
+    if d.malformed_lines > 0 {
+        println!("malformed  {} event line(s) skipped", d.malformed_lines);
+    }
+    let finals = store.final_metrics(&[run.id])?;
+    if let Some(values) = finals.get(&run.id).filter(|v| !v.is_empty()) {
+        println!("\nfinal metrics");
+        for (k, v) in values {
+            let n = store.metric_series(run.id, k)?.values.len();
+            println!("  {k:<24} {}  ({n} points)", format_number(*v));
+        }
+    }
+    if !d.tags.is_empty() {
+        println!("\ntags");
+        for (k, v) in &d.tags {
+            println!("  {k:<24} {v}");
+        }
+    }
+    if !d.artifacts.is_empty() {
+        println!("\nartifacts");
+        for (path, kind, size, _) in &d.artifacts {
+            println!(
+                "  {path:<40} {kind:<12} {}",
+                size.map(|s| format!("{s} bytes"))
+                    .unwrap_or_else(|| "missing".into())
+            );
+        }
+    }
+    println!("\nconfig (resolved, secrets masked)");
+    let config: serde_json::Value = serde_json::from_str(&d.config).unwrap_or_default();
+    let text = expman_schema::yaml::to_yaml(&expman_schema::Node::from_json(&config));
+    for line in text.lines() {
+        println!("  {line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

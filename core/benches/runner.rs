@@ -1,0 +1,252 @@
+//! Benchmarks of the runner (prints figures; not run in CI):
+//!
+//! - ingest: a trial that reports 1,000,000 metric points, measured from
+//!   its first write to the last row committed, one point per line and ten
+//!   per line; and the store alone reading a finished file;
+//! - overhead: 1,000 runs of a program that exits at once (`true`), 2 in
+//!   parallel, against spawning `true` 1,000 times directly.
+//!
+//! `cargo bench -p expman-core --bench runner` (or `-- ingest` / `-- overhead`).
+
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use expman_core::ingest::EventReader;
+use expman_core::pipeline::{FnPipeline, PipelineRegistry};
+use expman_core::runner::{self, RunnerOptions, Silent};
+use expman_core::store::{NewRun, Store};
+use expman_core::workspace::Workspace;
+use expman_schema::{ExpandOptions, FsLoader, check};
+
+const POINTS: u64 = 1_000_000;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("expman-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Runs one trial that writes `POINTS` points (`per_line` per line) as
+/// fast as it can; returns (points/s from first write to last commit,
+/// seconds the trial spent writing).
+fn ingest_through_runner(per_line: u64) -> (f64, f64) {
+    let dir = temp_dir(&format!("ingest{per_line}"));
+    std::fs::write(dir.join("env.yaml"), "workspace: out\n").unwrap();
+    std::fs::write(dir.join("base.yaml"), "pipeline: {type: flood}\n").unwrap();
+    std::fs::write(dir.join("trials.yaml"), "- name: flood\n").unwrap();
+    let (analysis, expansion) = check(&FsLoader, &dir, &[], ExpandOptions::default());
+    assert!(!analysis.has_errors());
+    let first_write = Arc::new(AtomicU64::new(0));
+    let done_writing = Arc::new(AtomicU64::new(0));
+    let (fw, dw) = (first_write.clone(), done_writing.clone());
+    let mut registry = PipelineRegistry::with_builtins();
+    registry.register(
+        "flood",
+        FnPipeline::new(move |ctx| {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(ctx.run_dir.join("events.jsonl"))
+                .map_err(|e| e.to_string())?;
+            let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
+            fw.store(nanos(), Ordering::SeqCst);
+            let ts = 1.7e9;
+            let mut i = 0;
+            while i < POINTS {
+                if per_line == 1 {
+                    writeln!(
+                        out,
+                        r#"{{"type":"metric","key":"loss","value":{},"step":{i},"ts":{ts}}}"#,
+                        1.0 / (1.0 + i as f64)
+                    )
+                    .map_err(|e| e.to_string())?;
+                } else {
+                    write!(
+                        out,
+                        r#"{{"type":"metrics","step":{},"ts":{ts},"values":{{"#,
+                        i / per_line
+                    )
+                    .map_err(|e| e.to_string())?;
+                    for k in 0..per_line {
+                        let sep = if k + 1 == per_line { "" } else { "," };
+                        write!(out, r#""m{k}":{}{sep}"#, 1.0 / (1.0 + (i + k) as f64))
+                            .map_err(|e| e.to_string())?;
+                    }
+                    writeln!(out, "}}}}").map_err(|e| e.to_string())?;
+                }
+                i += per_line;
+            }
+            out.flush().map_err(|e| e.to_string())?;
+            dw.store(nanos(), Ordering::SeqCst);
+            Ok(())
+        }),
+    );
+    let workspace = Workspace::for_project(&analysis.project).unwrap();
+    let options = RunnerOptions {
+        poll: Duration::from_millis(20),
+        ..RunnerOptions::default()
+    };
+    runner::run(
+        &workspace,
+        &analysis.project,
+        &expansion.runs,
+        &registry,
+        &options,
+        &mut Silent,
+    )
+    .unwrap();
+    let end = nanos();
+    let store = Store::open(&workspace.database).unwrap();
+    let rows = store.list_runs(None).unwrap();
+    assert_eq!(
+        store.metric_count(rows[0].id).unwrap() as u64,
+        POINTS,
+        "every point committed"
+    );
+    let start = first_write.load(Ordering::SeqCst);
+    let secs = (end - start) as f64 / 1e9;
+    let writing = (done_writing.load(Ordering::SeqCst) - start) as f64 / 1e9;
+    let _ = std::fs::remove_dir_all(&dir);
+    (POINTS as f64 / secs, writing)
+}
+
+/// Reads a finished file of `POINTS` single-point lines into a fresh store.
+fn ingest_store_only() -> f64 {
+    let dir = temp_dir("store-only");
+    let run_dir = dir.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    {
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(run_dir.join("events.jsonl")).unwrap());
+        for i in 0..POINTS {
+            writeln!(
+                out,
+                r#"{{"type":"metric","key":"loss","value":{},"step":{i},"ts":1.7e9}}"#,
+                1.0 / (1.0 + i as f64)
+            )
+            .unwrap();
+        }
+    }
+    let mut store = Store::open(&dir.join("expman.db")).unwrap();
+    let e = store.ensure_experiment("bench", None, "").unwrap();
+    let t = store.ensure_trial(e, "t", "t", None, None).unwrap();
+    let runner_id = store.register_runner("h", 1, None, "u", "c").unwrap();
+    let new = NewRun {
+        experiment_id: e,
+        trial_id: t,
+        repeat: 0,
+        attempt: 1,
+        config_json: "{}".into(),
+        config_hash: "x".into(),
+        seed: 0,
+        run_dir: run_dir.display().to_string(),
+        runner_id,
+        params: Vec::new(),
+        tags: Vec::new(),
+    };
+    let run = store.create_run(&new, "benchrun").unwrap();
+    let started = Instant::now();
+    let mut reader = EventReader::new(run.id, &run_dir, 0, HashMap::new());
+    loop {
+        let (batch, _) = reader.read(true).unwrap();
+        if batch.offset == batch.from_offset {
+            break;
+        }
+        assert!(store.ingest(&batch).unwrap());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(store.metric_count(run.id).unwrap() as u64, POINTS);
+    let _ = std::fs::remove_dir_all(&dir);
+    POINTS as f64 / secs
+}
+
+fn overhead() -> (f64, f64) {
+    const RUNS: usize = 1000;
+    let dir = temp_dir("overhead");
+    std::fs::write(
+        dir.join("env.yaml"),
+        "workspace: out\nresources: {max_parallel: 2}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("base.yaml"), "pipeline: {command: [true]}\n").unwrap();
+    std::fs::write(
+        dir.join("trials.yaml"),
+        format!("- name: quick\n  repeat: {RUNS}\n"),
+    )
+    .unwrap();
+    let (analysis, expansion) = check(&FsLoader, &dir, &[], ExpandOptions::default());
+    assert!(!analysis.has_errors());
+    let workspace = Workspace::for_project(&analysis.project).unwrap();
+    let registry = PipelineRegistry::with_builtins();
+    let started = Instant::now();
+    let report = runner::run(
+        &workspace,
+        &analysis.project,
+        &expansion.runs,
+        &registry,
+        &RunnerOptions::default(),
+        &mut Silent,
+    )
+    .unwrap();
+    let per_run = started.elapsed().as_secs_f64() * 1000.0 / RUNS as f64;
+    assert!(report.all_done() && report.runs.len() == RUNS);
+
+    let started = Instant::now();
+    for _ in 0..RUNS {
+        let status =
+            expman_core::process::command("true", &[], Path::new("/"), [("PATH", "/usr/bin:/bin")])
+                .status()
+                .unwrap();
+        assert!(status.success());
+    }
+    let bare = started.elapsed().as_secs_f64() * 1000.0 / RUNS as f64;
+    let _ = std::fs::remove_dir_all(&dir);
+    (per_run, bare)
+}
+
+fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    if want("ingest") {
+        let (rate1, writing1) = ingest_through_runner(1);
+        println!(
+            "ingest, 1,000,000 points, one per line:  {:>9.0} points/s first write -> last commit (trial wrote for {writing1:.2} s)",
+            rate1
+        );
+        let (rate10, writing10) = ingest_through_runner(10);
+        println!(
+            "ingest, 1,000,000 points, ten per line:  {:>9.0} points/s first write -> last commit (trial wrote for {writing10:.2} s)",
+            rate10
+        );
+        println!(
+            "ingest, store alone from a finished file: {:>9.0} points/s",
+            ingest_store_only()
+        );
+        println!("  target: at least 500,000 points/s");
+    }
+    if want("overhead") {
+        let (per_run, bare) = overhead();
+        println!(
+            "runner overhead, 1,000 runs of `true`, 2 in parallel: {per_run:.2} ms per run (wall time / runs)"
+        );
+        println!("  spawning `true` directly, one at a time:          {bare:.2} ms per process");
+        println!("  target: under 5 ms per run");
+    }
+}

@@ -1,0 +1,338 @@
+//! Writes: experiments, trials, runs and their life cycle, ingest batches,
+//! the audit log. Each public method is one `BEGIN IMMEDIATE` transaction.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::records::{IngestBatch, NewRun, RunFinish, RunRef, RunStatus};
+use super::{SqlContext, Store};
+use crate::error::StoreError;
+use crate::time::now_ms;
+
+impl Store {
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&path)?;
+        let value = f(&tx).ctx(&path)?;
+        tx.commit().ctx(&path)?;
+        Ok(value)
+    }
+
+    /// The id of the experiment `name`, created if new.
+    pub fn ensure_experiment(
+        &mut self,
+        name: &str,
+        description: Option<&str>,
+        config_dir: &str,
+    ) -> Result<i64, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO experiments (name, description, config_dir, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET description = COALESCE(excluded.description, experiments.description),
+                                                  config_dir = excluded.config_dir",
+                params![name, description, config_dir, now_ms()],
+            )?;
+            tx.query_row("SELECT id FROM experiments WHERE name = ?1", [name], |r| r.get(0))
+        })
+    }
+
+    /// The id of a trial (by its full name), created if new.
+    pub fn ensure_trial(
+        &mut self,
+        experiment_id: i64,
+        name: &str,
+        base_name: &str,
+        sweep: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO trials (experiment_id, name, base_name, sweep, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (experiment_id, name) DO NOTHING",
+                params![experiment_id, name, base_name, sweep, description, now_ms()],
+            )?;
+            tx.query_row("SELECT id FROM trials WHERE experiment_id = ?1 AND name = ?2", params![experiment_id, name], |r| r.get(0))
+        })
+    }
+
+    /// Records this process as a runner; returns its id.
+    pub fn register_runner(
+        &mut self,
+        host: &str,
+        pid: u32,
+        pid_started: Option<i64>,
+        user: &str,
+        command: &str,
+    ) -> Result<i64, StoreError> {
+        let now = now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO runners (host, pid, pid_started, user_name, command, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![host, pid, pid_started, user, command, now],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    pub fn heartbeat(&mut self, runner_id: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1",
+                params![runner_id, now_ms()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn end_runner(&mut self, runner_id: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runners SET ended_at = ?2 WHERE id = ?1",
+                params![runner_id, now_ms()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Creates a PENDING run with its params and tags.
+    pub fn create_run(&mut self, run: &NewRun, uid: &str) -> Result<RunRef, StoreError> {
+        let id = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO runs (uid, experiment_id, trial_id, repeat, attempt, status, created_at, config, config_hash, seed, run_dir, runner_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    uid,
+                    run.experiment_id,
+                    run.trial_id,
+                    run.repeat,
+                    run.attempt,
+                    now_ms(),
+                    run.config_json,
+                    run.config_hash,
+                    run.seed,
+                    run.run_dir,
+                    run.runner_id
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            let mut param = tx.prepare_cached(
+                "INSERT INTO params (run_id, key, value_type, value_text, value_num) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (run_id, key) DO UPDATE SET value_type = excluded.value_type, value_text = excluded.value_text, value_num = excluded.value_num",
+            )?;
+            for (key, value) in &run.params {
+                let (text, num) = value.columns();
+                param.execute(params![id, key, value.type_name(), text, num])?;
+            }
+            let mut tag = tx.prepare_cached(
+                "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in &run.tags {
+                tag.execute(params![id, key, value])?;
+            }
+            Ok(id)
+        })?;
+        Ok(RunRef {
+            id,
+            uid: uid.to_string(),
+        })
+    }
+
+    /// PENDING → RUNNING, with what was launched.
+    pub fn mark_running(
+        &mut self,
+        run_id: i64,
+        host: &str,
+        pid: Option<u32>,
+        pid_started: Option<i64>,
+        command: &str,
+        git: Option<(&str, bool)>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'RUNNING', started_at = ?2, host = ?3, pid = ?4, pid_started = ?5, command = ?6,
+                                 git_commit = ?7, git_dirty = ?8 WHERE id = ?1",
+                params![run_id, now_ms(), host, pid, pid_started, command, git.map(|g| g.0), git.map(|g| g.1)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Records how a run ended. A run already final is left as it is.
+    pub fn finish_run(&mut self, run_id: i64, finish: &RunFinish) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, error = ?5, ended_at = ?6
+                 WHERE id = ?1 AND status IN ('PENDING', 'RUNNING')",
+                params![run_id, finish.status.as_str(), finish.exit_code, finish.signal, finish.error, finish.ended_at],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    /// Writes what was read from a run's event file, and the new offset, in
+    /// one transaction. Returns false (writing nothing) when the committed
+    /// offset is no longer the batch's start: someone else ingested it.
+    pub fn ingest(&mut self, batch: &IngestBatch) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let claimed = tx.execute(
+                "UPDATE runs SET events_offset = ?2, malformed_lines = malformed_lines + ?3 WHERE id = ?1 AND events_offset = ?4",
+                params![batch.run_id, batch.offset as i64, batch.malformed as i64, batch.from_offset as i64],
+            )?;
+            if claimed == 0 {
+                return Ok(false);
+            }
+            if !batch.metrics.is_empty() {
+                let mut stmt = tx.prepare_cached("INSERT INTO metrics (run_id, key, step, epoch, value, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+                for m in &batch.metrics {
+                    let value = if m.value.is_nan() { None } else { Some(m.value) };
+                    stmt.execute(params![batch.run_id, m.key, m.step, m.epoch, value, m.timestamp])?;
+                }
+            }
+            if !batch.params.is_empty() {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO params (run_id, key, value_type, value_text, value_num) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (run_id, key) DO UPDATE SET value_type = excluded.value_type, value_text = excluded.value_text, value_num = excluded.value_num",
+                )?;
+                for (key, value) in &batch.params {
+                    let (text, num) = value.columns();
+                    stmt.execute(params![batch.run_id, key, value.type_name(), text, num])?;
+                }
+            }
+            if !batch.tags.is_empty() {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                )?;
+                for (key, value) in &batch.tags {
+                    stmt.execute(params![batch.run_id, key, value])?;
+                }
+            }
+            if !batch.artifacts.is_empty() {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO artifacts (run_id, path, size, sha256, kind, epoch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for a in &batch.artifacts {
+                    stmt.execute(params![batch.run_id, a.path, a.size, a.sha256, a.kind, a.epoch, a.created_at])?;
+                }
+            }
+            if !batch.events.is_empty() {
+                let mut stmt = tx.prepare_cached("INSERT INTO events (timestamp, run_id, kind, detail) VALUES (?1, ?2, ?3, ?4)")?;
+                for (ts, kind, detail) in &batch.events {
+                    stmt.execute(params![ts, batch.run_id, kind, detail])?;
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    /// Appends to the audit log.
+    pub fn log_event(
+        &mut self,
+        kind: &str,
+        experiment_id: Option<i64>,
+        run_id: Option<i64>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let (user, host) = (crate::process::user_name(), crate::process::host_name());
+        let pid = std::process::id();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO events (timestamp, user_name, host, pid, experiment_id, run_id, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![now_ms(), user, host, pid, experiment_id, run_id, kind, detail],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The uid of a finished run with this identity, if one ended done
+    /// (for `--resume`).
+    pub fn find_done(
+        &self,
+        experiment_id: i64,
+        trial_id: i64,
+        repeat: u32,
+        config_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT uid FROM runs WHERE experiment_id = ?1 AND trial_id = ?2 AND repeat = ?3 AND config_hash = ?4
+                   AND status IN ('SUCCESS', 'EARLY_STOPPED') ORDER BY id DESC LIMIT 1",
+                params![experiment_id, trial_id, repeat, config_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx(&self.path)
+    }
+
+    /// The next automatic step of each metric key of a run (after a
+    /// restart, so that steps continue rather than repeat).
+    pub fn next_steps(
+        &self,
+        run_id: i64,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT key, MAX(step) + 1 FROM metrics WHERE run_id = ?1 GROUP BY key")
+            .ctx(&self.path)?;
+        let rows = stmt
+            .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx(&self.path)?;
+        rows.collect::<rusqlite::Result<_>>().ctx(&self.path)
+    }
+
+    /// The ids of an experiment and a trial, without creating them.
+    pub fn find_trial(
+        &self,
+        experiment: &str,
+        trial: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT e.id, t.id FROM experiments e JOIN trials t ON t.experiment_id = e.id WHERE e.name = ?1 AND t.name = ?2",
+                params![experiment, trial],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .ctx(&self.path)
+    }
+
+    /// How many attempts at this identity exist already.
+    pub fn attempts(
+        &self,
+        experiment_id: i64,
+        trial_id: i64,
+        repeat: u32,
+        config_hash: &str,
+    ) -> Result<u32, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1 AND trial_id = ?2 AND repeat = ?3 AND config_hash = ?4",
+                params![experiment_id, trial_id, repeat, config_hash],
+                |r| r.get(0),
+            )
+            .ctx(&self.path)
+    }
+
+    /// Marks a run as final without touching its other columns (recovery).
+    pub fn set_status(
+        &mut self,
+        run_id: i64,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.finish_run(
+            run_id,
+            &RunFinish {
+                status,
+                exit_code: None,
+                signal: None,
+                error: error.map(str::to_string),
+                ended_at: now_ms(),
+            },
+        )
+    }
+}

@@ -1,0 +1,216 @@
+//! Workspaces: the directory where runs, logs, artifacts and the database
+//! live, and how commands that read the record find it.
+//!
+//! A workspace is marked by `.expman/workspace.json` (written on the first
+//! run), which names its database; `.expman/python/` holds the
+//! `expman_client` helper that runs find on their `PYTHONPATH`.
+
+use std::path::{Path, PathBuf};
+
+use expman_schema::Project;
+use expman_schema::model::DatabaseKind;
+
+use crate::error::{RunError, StoreError};
+use crate::store::Store;
+
+/// The helper module trials import (`import expman_client`).
+pub const PYTHON_CLIENT: &str = include_str!("../python/expman_client.py");
+
+/// A workspace and its database file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub database: PathBuf,
+}
+
+/// Where a command was told to look for the record.
+#[derive(Clone, Debug, Default)]
+pub struct Locate {
+    /// `--workspace DIR`.
+    pub workspace: Option<PathBuf>,
+    /// `--dir CONFIG_DIR`.
+    pub dir: Option<PathBuf>,
+    /// `EXPMAN_WORKSPACE`.
+    pub env_workspace: Option<PathBuf>,
+    /// The current directory.
+    pub cwd: PathBuf,
+}
+
+const MARKER: &str = ".expman/workspace.json";
+
+impl Workspace {
+    /// The workspace a project's env.yaml names.
+    pub fn for_project(project: &Project) -> Result<Workspace, RunError> {
+        let root = project.workspace();
+        let db = project.env.database.as_ref();
+        if let Some(DatabaseKind::Mysql) = db.and_then(|d| d.kind.as_ref()) {
+            return Err(RunError::Invalid(
+                "`database.type: mysql` is not supported by this version of expman yet; use the default SQLite database".into(),
+            ));
+        }
+        let path = db.and_then(|d| d.path.as_deref()).unwrap_or("expman.db");
+        let database = if Path::new(path).is_absolute() {
+            PathBuf::from(path)
+        } else {
+            root.join(path)
+        };
+        Ok(Workspace { root, database })
+    }
+
+    /// The workspace at `root`, with the database its marker names (or the
+    /// default `expman.db`).
+    pub fn at(root: &Path) -> Workspace {
+        let database = std::fs::read_to_string(root.join(MARKER))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["database"].as_str().map(PathBuf::from))
+            .map(|p| if p.is_absolute() { p } else { root.join(p) })
+            .unwrap_or_else(|| root.join("expman.db"));
+        Workspace {
+            root: root.to_path_buf(),
+            database,
+        }
+    }
+
+    /// Finds the workspace for a command that reads the record: `--workspace`,
+    /// else `EXPMAN_WORKSPACE`, else `--dir`'s config, else the config
+    /// directory or workspace the current directory is in (or under).
+    pub fn locate(locate: &Locate) -> Result<Workspace, RunError> {
+        if let Some(ws) = locate.workspace.as_ref().or(locate.env_workspace.as_ref()) {
+            return Ok(Workspace::at(&absolute(&locate.cwd, ws)));
+        }
+        if let Some(dir) = &locate.dir {
+            return Workspace::from_config(&absolute(&locate.cwd, dir));
+        }
+        let mut here = Some(locate.cwd.as_path());
+        while let Some(dir) = here {
+            if dir.join(MARKER).is_file() {
+                return Ok(Workspace::at(dir));
+            }
+            if expman_schema::Role::Trials
+                .find_in(&expman_schema::FsLoader, dir)
+                .is_some()
+            {
+                return Workspace::from_config(dir);
+            }
+            here = dir.parent();
+        }
+        Err(RunError::Invalid(
+            "no expman workspace here: run in a config directory or workspace, or pass --dir CONFIG_DIR or --workspace DIR (or set EXPMAN_WORKSPACE)".into(),
+        ))
+    }
+
+    fn from_config(dir: &Path) -> Result<Workspace, RunError> {
+        let analysis = expman_schema::load(&expman_schema::FsLoader, dir);
+        Workspace::for_project(&analysis.project)
+    }
+
+    /// Creates the workspace directory, its marker and the Python helper.
+    pub fn prepare(&self) -> Result<(), RunError> {
+        let python = self.python_dir();
+        std::fs::create_dir_all(&python).map_err(|e| RunError::io(&python, e))?;
+        let marker = self.root.join(MARKER);
+        let db = self
+            .database
+            .strip_prefix(&self.root)
+            .unwrap_or(&self.database);
+        let text = serde_json::json!({ "database": db.display().to_string() }).to_string();
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&marker, text).map_err(|e| RunError::io(&marker, e))?;
+        }
+        let client = python.join("expman_client.py");
+        if std::fs::read_to_string(&client).ok().as_deref() != Some(PYTHON_CLIENT) {
+            std::fs::write(&client, PYTHON_CLIENT).map_err(|e| RunError::io(&client, e))?;
+        }
+        Ok(())
+    }
+
+    /// Opens the database (creating and migrating it if needed) and
+    /// recovers runs whose runner died.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        let mut store = Store::open(&self.database)?;
+        let recovered = crate::recovery::recover(&mut store)?;
+        for r in &recovered {
+            tracing::warn!(
+                "run {} ({}) marked {}: {}",
+                r.uid,
+                r.trial,
+                r.status,
+                r.reason
+            );
+        }
+        Ok(store)
+    }
+
+    /// Whether the database exists yet.
+    pub fn has_database(&self) -> bool {
+        self.database.is_file()
+    }
+
+    pub fn python_dir(&self) -> PathBuf {
+        self.root.join(".expman").join("python")
+    }
+
+    /// `<workspace>/<experiment>/<trial>/<run-id>`, names made safe for
+    /// file systems.
+    pub fn run_dir(&self, experiment: &str, trial: &str, uid: &str) -> PathBuf {
+        self.root
+            .join(safe_name(experiment))
+            .join(safe_name(trial))
+            .join(uid)
+    }
+}
+
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    }
+}
+
+/// A name usable as one path component: letters, digits and `._=,+-` kept,
+/// anything else as `_`; long names shortened with a hash to stay unique.
+pub fn safe_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "._=,+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out == "." || out == ".." {
+        out = format!("_{out}");
+    }
+    if out.len() > 100 {
+        let hash = expman_schema::config_hash(&expman_schema::Node::string(
+            name,
+            expman_schema::Span::NONE,
+        ));
+        let mut cut = 80;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out = format!("{}-{}", &out[..cut], &hash[..12]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_names() {
+        assert_eq!(safe_name("Trial 1"), "Trial_1");
+        assert_eq!(
+            safe_name("lr_sweep[training.lr=0.01,model.l2=0.0]"),
+            "lr_sweep_training.lr=0.01,model.l2=0.0_"
+        );
+        assert_eq!(safe_name(".."), "_..");
+        assert!(safe_name(&"x".repeat(300)).len() < 100);
+    }
+}

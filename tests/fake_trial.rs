@@ -1,0 +1,152 @@
+//! `fake-trial`: a trial program for the end-to-end tests. It reports
+//! metrics through the event protocol (to `EXPMAN_EVENTS`), sleeps, writes
+//! artifacts, crashes, hangs, ignores SIGTERM or prints garbage on cue:
+//!
+//! ```text
+//! fake-trial [--epochs N] [--sleep-ms MS] [--artifact NAME] [--garbage]
+//!            [--exit CODE] [--segfault] [--hang] [--ignore-sigterm]
+//!            [--flood POINTS] [--stderr TEXT] [--tag-env VAR] [--allocate-mb MB]
+//! ```
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let epochs: u64 = value("--epochs").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let sleep = Duration::from_millis(
+        value("--sleep-ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
+
+    let terminated = Arc::new(AtomicBool::new(false));
+    if has("--ignore-sigterm") {
+        // A handler that only sets a flag: SIGTERM no longer ends the process.
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone())
+            .expect("install handler");
+    }
+
+    let path = std::env::var("EXPMAN_EVENTS").expect("EXPMAN_EVENTS is set by expman");
+    let mut events = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("open events");
+    let mut emit = |line: String| {
+        events
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write event");
+    };
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+
+    if let Some(var) = value("--tag-env") {
+        let v = std::env::var(&var).unwrap_or_else(|_| "<unset>".into());
+        emit(format!(r#"{{"type":"tag","key":"{var}","value":"{v}"}}"#));
+    }
+    let _ballast: Vec<u8> = match value("--allocate-mb").and_then(|v| v.parse::<usize>().ok()) {
+        Some(mb) => {
+            let mut v = vec![0u8; mb << 20];
+            // Touch every page so the memory is resident.
+            for i in (0..v.len()).step_by(4096) {
+                v[i] = 1;
+            }
+            v
+        }
+        None => Vec::new(),
+    };
+    emit(format!(
+        r#"{{"type":"params","values":{{"epochs":{epochs},"seed":{}}}}}"#,
+        std::env::var("EXPMAN_SEED").unwrap_or_else(|_| "0".into())
+    ));
+
+    if let Some(points) = value("--flood").and_then(|v| v.parse::<u64>().ok()) {
+        // As fast as possible, through a buffer: the ingest benchmark.
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open events");
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let ts = now();
+        for i in 0..points {
+            writeln!(
+                out,
+                r#"{{"type":"metric","key":"loss","value":{},"step":{i},"ts":{ts}}}"#,
+                1.0 / (1.0 + i as f64)
+            )
+            .expect("write");
+        }
+        out.flush().expect("flush");
+    }
+
+    for epoch in 0..epochs {
+        emit(format!(
+            r#"{{"type":"epoch_start","epoch":{epoch},"ts":{}}}"#,
+            now()
+        ));
+        if has("--garbage") && epoch == 0 {
+            emit("this is not json".into());
+            emit(r#"{"type":"metric","key":"half"#.into());
+        }
+        let loss = 1.0 / (1.0 + epoch as f64);
+        emit(format!(
+            r#"{{"type":"metrics","values":{{"loss":{loss},"acc":{}}},"step":{epoch},"ts":{}}}"#,
+            1.0 - loss / 2.0,
+            now()
+        ));
+        emit(format!(
+            r#"{{"type":"epoch_end","epoch":{epoch},"ts":{}}}"#,
+            now()
+        ));
+        std::thread::sleep(sleep);
+    }
+    if let Some(name) = value("--artifact") {
+        let dir = std::env::var("EXPMAN_RUN_DIR").unwrap_or_else(|_| ".".into());
+        std::fs::write(format!("{dir}/{name}"), b"fake model weights").expect("write artifact");
+        emit(format!(
+            r#"{{"type":"artifact","path":"{name}","kind":"model"}}"#
+        ));
+    }
+    if let Some(text) = value("--stderr") {
+        eprintln!("{text}");
+    }
+    if has("--segfault") {
+        segfault();
+    }
+    if has("--hang") {
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            if terminated.load(Ordering::SeqCst) {
+                eprintln!("got SIGTERM, ignoring it");
+                terminated.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+    if let Some(code) = value("--exit").and_then(|v| v.parse::<i32>().ok()) {
+        std::process::exit(code);
+    }
+}
+
+/// A real invalid memory access (raising SIGSEGV would be swallowed by the
+/// Rust runtime's own handler).
+#[allow(unsafe_code)]
+fn segfault() {
+    let address = std::hint::black_box(8usize) as *mut u64;
+    // SAFETY: not safe at all, on purpose: this process is meant to crash.
+    unsafe { address.write_volatile(1) };
+}
