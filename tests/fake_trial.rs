@@ -6,7 +6,12 @@
 //! fake-trial [--epochs N] [--sleep-ms MS] [--artifact NAME] [--garbage]
 //!            [--exit CODE] [--segfault] [--hang] [--ignore-sigterm]
 //!            [--flood POINTS] [--stderr TEXT] [--tag-env VAR] [--allocate-mb MB]
+//!            [--val-losses 0.9,0.5,...] [--respect-stop] [--checkpoints]
 //! ```
+//!
+//! `--val-losses` logs one `val_loss` per epoch (and sets the number of
+//! epochs); `--respect-stop` exits cleanly once expman's stop file appears;
+//! `--checkpoints` writes and reports `ckpt-EPOCH.bin` every epoch.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -16,44 +21,31 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let has = |flag: &str| args.iter().any(|a| a == flag);
-    let epochs: u64 = value("--epochs").and_then(|v| v.parse().ok()).unwrap_or(3);
-    let sleep = Duration::from_millis(
-        value("--sleep-ms")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-    );
+    let val_losses: Vec<f64> =
+        value("--val-losses").map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect()).unwrap_or_default();
+    let epochs: u64 = if val_losses.is_empty() {
+        value("--epochs").and_then(|v| v.parse().ok()).unwrap_or(3)
+    } else {
+        val_losses.len() as u64
+    };
+    let stop_file = std::env::var("EXPMAN_STOP_FILE").ok();
+    let run_dir = std::env::var("EXPMAN_RUN_DIR").unwrap_or_else(|_| ".".into());
+    let sleep = Duration::from_millis(value("--sleep-ms").and_then(|v| v.parse().ok()).unwrap_or(0));
 
     let terminated = Arc::new(AtomicBool::new(false));
     if has("--ignore-sigterm") {
         // A handler that only sets a flag: SIGTERM no longer ends the process.
-        signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone())
-            .expect("install handler");
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone()).expect("install handler");
     }
 
     let path = std::env::var("EXPMAN_EVENTS").expect("EXPMAN_EVENTS is set by expman");
-    let mut events = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .expect("open events");
+    let mut events = OpenOptions::new().create(true).append(true).open(&path).expect("open events");
     let mut emit = |line: String| {
-        events
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("write event");
+        events.write_all(format!("{line}\n").as_bytes()).expect("write event");
     };
-    let now = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64()
-    };
+    let now = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
 
     if let Some(var) = value("--tag-env") {
         let v = std::env::var(&var).unwrap_or_else(|_| "<unset>".into());
@@ -77,10 +69,7 @@ fn main() {
 
     if let Some(points) = value("--flood").and_then(|v| v.parse::<u64>().ok()) {
         // As fast as possible, through a buffer: the ingest benchmark.
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .expect("open events");
+        let file = OpenOptions::new().append(true).open(&path).expect("open events");
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let ts = now();
         for i in 0..points {
@@ -95,10 +84,7 @@ fn main() {
     }
 
     for epoch in 0..epochs {
-        emit(format!(
-            r#"{{"type":"epoch_start","epoch":{epoch},"ts":{}}}"#,
-            now()
-        ));
+        emit(format!(r#"{{"type":"epoch_start","epoch":{epoch},"ts":{}}}"#, now()));
         if has("--garbage") && epoch == 0 {
             emit("this is not json".into());
             emit(r#"{"type":"metric","key":"half"#.into());
@@ -109,18 +95,25 @@ fn main() {
             1.0 - loss / 2.0,
             now()
         ));
-        emit(format!(
-            r#"{{"type":"epoch_end","epoch":{epoch},"ts":{}}}"#,
-            now()
-        ));
+        if let Some(v) = val_losses.get(epoch as usize) {
+            emit(format!(r#"{{"type":"metric","key":"val_loss","value":{v},"step":{epoch},"epoch":{epoch}}}"#));
+        }
+        if has("--checkpoints") {
+            let name = format!("ckpt-{epoch}.bin");
+            std::fs::write(format!("{run_dir}/{name}"), epoch.to_le_bytes()).expect("write checkpoint");
+            emit(format!(r#"{{"type":"artifact","path":"{name}","kind":"checkpoint","epoch":{epoch}}}"#));
+        }
+        emit(format!(r#"{{"type":"epoch_end","epoch":{epoch},"ts":{}}}"#, now()));
         std::thread::sleep(sleep);
+        if has("--respect-stop") && stop_file.as_ref().is_some_and(|f| std::path::Path::new(f).exists()) {
+            eprintln!("stopping at epoch {epoch} as asked");
+            std::process::exit(0);
+        }
     }
     if let Some(name) = value("--artifact") {
         let dir = std::env::var("EXPMAN_RUN_DIR").unwrap_or_else(|_| ".".into());
         std::fs::write(format!("{dir}/{name}"), b"fake model weights").expect("write artifact");
-        emit(format!(
-            r#"{{"type":"artifact","path":"{name}","kind":"model"}}"#
-        ));
+        emit(format!(r#"{{"type":"artifact","path":"{name}","kind":"model"}}"#));
     }
     if let Some(text) = value("--stderr") {
         eprintln!("{text}");

@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
 }
 
 /// `tests/fixtures`.
@@ -21,10 +18,7 @@ pub fn fixtures() -> PathBuf {
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/it-<hash>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("deps directory")
-        .to_path_buf()
+    exe.parent().and_then(Path::parent).expect("deps directory").to_path_buf()
 }
 
 /// A workspace binary by name. The test script builds every binary before
@@ -55,8 +49,7 @@ impl TempDir {
         use std::sync::atomic::{AtomicU32, Ordering};
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path =
-            std::env::temp_dir().join(format!("expman-test-{label}-{}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("expman-test-{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir { path }
@@ -95,13 +88,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn fake_experiment(dir: &Path, name: &str, base: &str, trials: &str) {
     let fake = bin("fake-trial").display().to_string();
     std::fs::create_dir_all(dir).expect("create config dir");
-    std::fs::write(
-        dir.join("env.yaml"),
-        "workspace: out\nresources: {max_parallel: 2}\n",
-    )
-    .expect("env.yaml");
-    std::fs::write(dir.join("experiment.yaml"), format!("name: {name}\n"))
-        .expect("experiment.yaml");
+    std::fs::write(dir.join("env.yaml"), "workspace: out\nresources: {max_parallel: 2}\n").expect("env.yaml");
+    std::fs::write(dir.join("experiment.yaml"), format!("name: {name}\n")).expect("experiment.yaml");
     std::fs::write(dir.join("base.yaml"), base.replace("FAKE", &fake)).expect("base.yaml");
     std::fs::write(dir.join("trials.yaml"), trials.replace("FAKE", &fake)).expect("trials.yaml");
 }
@@ -119,16 +107,8 @@ pub fn expman_in(cwd: &Path, args: &[&str]) -> std::process::Output {
 /// The runs of a config directory's workspace, as `expman runs --format json` prints them.
 pub fn runs_json(dir: &Path) -> Vec<serde_json::Value> {
     let out = expman_in(dir, &["runs", "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "expman runs failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .expect("json")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    assert!(out.status.success(), "expman runs failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json").as_array().cloned().unwrap_or_default()
 }
 
 /// Polls `check` until it holds or `timeout` passes.

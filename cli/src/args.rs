@@ -57,6 +57,11 @@ pub enum Command {
         after_help = "Examples:\n  expman show k3x9f2m1          # a run id, or a unique prefix of one\n  expman show k3x --dir examples/quickstart"
     )]
     Show(ShowArgs),
+    /// The machine's hardware, live (like `top`), or one sample.
+    #[command(
+        after_help = "Examples:\n  expman hw                          # refreshes in place; q or Ctrl-C to quit\n  expman hw --once --format json     # one sample, for scripts\n  expman hw --interval 500ms --gpu off"
+    )]
+    Hw(HwArgs),
     /// The database: schema version and migrations.
     #[command(
         subcommand,
@@ -79,9 +84,7 @@ pub enum Command {
     )]
     Schema(SchemaArgs),
     /// Write a small, valid, commented config directory to start from.
-    #[command(
-        after_help = "Examples:\n  expman init my_experiment\n  expman init my_experiment --name lr_study"
-    )]
+    #[command(after_help = "Examples:\n  expman init my_experiment\n  expman init my_experiment --name lr_study")]
     Init(InitArgs),
 }
 
@@ -139,6 +142,37 @@ pub struct RunsArgs {
 pub struct ShowArgs {
     /// A run id, or a unique prefix of one.
     pub run: String,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HwFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GpuChoice {
+    Off,
+    Auto,
+    Required,
+}
+
+#[derive(Debug, Args)]
+pub struct HwArgs {
+    /// Print one sample and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Output format (`json` prints one JSON object per sample).
+    #[arg(long, value_enum, default_value_t = HwFormat::Table)]
+    pub format: HwFormat,
+    /// Time between samples, e.g. `1s`, `500ms`.
+    #[arg(long, default_value = "1s")]
+    pub interval: String,
+    /// Whether to look at GPUs.
+    #[arg(long, value_enum, default_value_t = GpuChoice::Auto)]
+    pub gpu: GpuChoice,
     #[command(flatten)]
     pub record: RecordArgs,
 }

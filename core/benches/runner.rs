@@ -4,7 +4,9 @@
 //!   its first write to the last row committed, one point per line and ten
 //!   per line; and the store alone reading a finished file;
 //! - overhead: 1,000 runs of a program that exits at once (`true`), 2 in
-//!   parallel, against spawning `true` 1,000 times directly.
+//!   parallel, against spawning `true` 1,000 times directly;
+//! - sampler: the hardware sampler's own CPU time at 1 Hz while 8 runs
+//!   (each a process tree) are active, as a percentage of one core.
 //!
 //! `cargo bench -p expman-core --bench runner` (or `-- ingest` / `-- overhead`).
 
@@ -34,10 +36,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 fn nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
 /// Runs one trial that writes `POINTS` points (`per_line` per line) as
@@ -75,16 +74,11 @@ fn ingest_through_runner(per_line: u64) -> (f64, f64) {
                     )
                     .map_err(|e| e.to_string())?;
                 } else {
-                    write!(
-                        out,
-                        r#"{{"type":"metrics","step":{},"ts":{ts},"values":{{"#,
-                        i / per_line
-                    )
-                    .map_err(|e| e.to_string())?;
+                    write!(out, r#"{{"type":"metrics","step":{},"ts":{ts},"values":{{"#, i / per_line)
+                        .map_err(|e| e.to_string())?;
                     for k in 0..per_line {
                         let sep = if k + 1 == per_line { "" } else { "," };
-                        write!(out, r#""m{k}":{}{sep}"#, 1.0 / (1.0 + (i + k) as f64))
-                            .map_err(|e| e.to_string())?;
+                        write!(out, r#""m{k}":{}{sep}"#, 1.0 / (1.0 + (i + k) as f64)).map_err(|e| e.to_string())?;
                     }
                     writeln!(out, "}}}}").map_err(|e| e.to_string())?;
                 }
@@ -96,27 +90,12 @@ fn ingest_through_runner(per_line: u64) -> (f64, f64) {
         }),
     );
     let workspace = Workspace::for_project(&analysis.project).unwrap();
-    let options = RunnerOptions {
-        poll: Duration::from_millis(20),
-        ..RunnerOptions::default()
-    };
-    runner::run(
-        &workspace,
-        &analysis.project,
-        &expansion.runs,
-        &registry,
-        &options,
-        &mut Silent,
-    )
-    .unwrap();
+    let options = RunnerOptions { poll: Duration::from_millis(20), ..RunnerOptions::default() };
+    runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &options, &mut Silent).unwrap();
     let end = nanos();
     let store = Store::open(&workspace.database).unwrap();
     let rows = store.list_runs(None).unwrap();
-    assert_eq!(
-        store.metric_count(rows[0].id).unwrap() as u64,
-        POINTS,
-        "every point committed"
-    );
+    assert_eq!(store.metric_count(rows[0].id).unwrap() as u64, POINTS, "every point committed");
     let start = first_write.load(Ordering::SeqCst);
     let secs = (end - start) as f64 / 1e9;
     let writing = (done_writing.load(Ordering::SeqCst) - start) as f64 / 1e9;
@@ -130,8 +109,7 @@ fn ingest_store_only() -> f64 {
     let run_dir = dir.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
     {
-        let mut out =
-            std::io::BufWriter::new(std::fs::File::create(run_dir.join("events.jsonl")).unwrap());
+        let mut out = std::io::BufWriter::new(std::fs::File::create(run_dir.join("events.jsonl")).unwrap());
         for i in 0..POINTS {
             writeln!(
                 out,
@@ -177,40 +155,24 @@ fn ingest_store_only() -> f64 {
 fn overhead() -> (f64, f64) {
     const RUNS: usize = 1000;
     let dir = temp_dir("overhead");
-    std::fs::write(
-        dir.join("env.yaml"),
-        "workspace: out\nresources: {max_parallel: 2}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("env.yaml"), "workspace: out\nresources: {max_parallel: 2}\n").unwrap();
     std::fs::write(dir.join("base.yaml"), "pipeline: {command: [true]}\n").unwrap();
-    std::fs::write(
-        dir.join("trials.yaml"),
-        format!("- name: quick\n  repeat: {RUNS}\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("trials.yaml"), format!("- name: quick\n  repeat: {RUNS}\n")).unwrap();
     let (analysis, expansion) = check(&FsLoader, &dir, &[], ExpandOptions::default());
     assert!(!analysis.has_errors());
     let workspace = Workspace::for_project(&analysis.project).unwrap();
     let registry = PipelineRegistry::with_builtins();
     let started = Instant::now();
-    let report = runner::run(
-        &workspace,
-        &analysis.project,
-        &expansion.runs,
-        &registry,
-        &RunnerOptions::default(),
-        &mut Silent,
-    )
-    .unwrap();
+    let report =
+        runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &RunnerOptions::default(), &mut Silent)
+            .unwrap();
     let per_run = started.elapsed().as_secs_f64() * 1000.0 / RUNS as f64;
     assert!(report.all_done() && report.runs.len() == RUNS);
 
     let started = Instant::now();
     for _ in 0..RUNS {
         let status =
-            expman_core::process::command("true", &[], Path::new("/"), [("PATH", "/usr/bin:/bin")])
-                .status()
-                .unwrap();
+            expman_core::process::command("true", &[], Path::new("/"), [("PATH", "/usr/bin:/bin")]).status().unwrap();
         assert!(status.success());
     }
     let bare = started.elapsed().as_secs_f64() * 1000.0 / RUNS as f64;
@@ -218,11 +180,41 @@ fn overhead() -> (f64, f64) {
     (per_run, bare)
 }
 
+fn sampler_cost() -> (f64, u64) {
+    use expman_core::hardware::{Sampler, SamplerThread};
+    const SECONDS: u64 = 30;
+    let dir = temp_dir("sampler");
+    // 8 runs, each a shell with a child: process trees like real trials.
+    let mut children = Vec::new();
+    for _ in 0..8 {
+        let child = expman_core::process::command(
+            "/bin/sh",
+            &["-c".into(), format!("sleep {} & wait", SECONDS + 5)],
+            &dir,
+            [("PATH", "/usr/bin:/bin")],
+        )
+        .spawn()
+        .unwrap();
+        children.push(child);
+    }
+    let sampler = Sampler::new(None).unwrap();
+    let thread = SamplerThread::spawn(sampler, Duration::from_secs(1), Some(&dir.join("expman.db")), None).unwrap();
+    let handle = thread.handle();
+    for (i, c) in children.iter().enumerate() {
+        handle.add(i as i64 + 1, c.id());
+    }
+    std::thread::sleep(Duration::from_secs(SECONDS));
+    let report = thread.stop();
+    for mut c in children {
+        expman_core::process::signal_group(c.id(), nix::sys::signal::Signal::SIGKILL);
+        let _ = c.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    (report.cpu_time.as_secs_f64() / report.wall.as_secs_f64() * 100.0, report.samples)
+}
+
 fn main() {
-    let which: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let want = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     if want("ingest") {
         let (rate1, writing1) = ingest_through_runner(1);
@@ -235,17 +227,19 @@ fn main() {
             "ingest, 1,000,000 points, ten per line:  {:>9.0} points/s first write -> last commit (trial wrote for {writing10:.2} s)",
             rate10
         );
-        println!(
-            "ingest, store alone from a finished file: {:>9.0} points/s",
-            ingest_store_only()
-        );
+        println!("ingest, store alone from a finished file: {:>9.0} points/s", ingest_store_only());
         println!("  target: at least 500,000 points/s");
+    }
+    if want("sampler") {
+        let (percent, samples) = sampler_cost();
+        println!(
+            "hardware sampler at 1 Hz with 8 active runs: {percent:.3}% of one core ({samples} samples, each written to SQLite)"
+        );
+        println!("  target: under 1%");
     }
     if want("overhead") {
         let (per_run, bare) = overhead();
-        println!(
-            "runner overhead, 1,000 runs of `true`, 2 in parallel: {per_run:.2} ms per run (wall time / runs)"
-        );
+        println!("runner overhead, 1,000 runs of `true`, 2 in parallel: {per_run:.2} ms per run (wall time / runs)");
         println!("  spawning `true` directly, one at a time:          {bare:.2} ms per process");
         println!("  target: under 5 ms per run");
     }

@@ -31,6 +31,7 @@ import time
 __all__ = [
     "active",
     "batch_end",
+    "checkpoint_due",
     "config",
     "epoch",
     "log_artifact",
@@ -139,6 +140,18 @@ def log_checkpoint(path, epoch=None):
     if at is not None:
         event["epoch"] = int(at)
     _emit(event)
+
+
+def checkpoint_due(epoch):
+    """True when a checkpoint is due after `epoch` (0-based) under the
+    `checkpoint` callback's `every` (default 1: every epoch). False when
+    the run has no checkpoint callback."""
+    callbacks = (config().get("pipeline") or {}).get("callbacks") or []
+    for cb in callbacks:
+        if cb.get("type") in ("checkpoint", "CheckpointCallback"):
+            every = cb.get("every") or cb.get("interval") or 1
+            return (int(epoch) + 1) % int(every) == 0
+    return False
 
 
 def note(text):

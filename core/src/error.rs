@@ -14,17 +14,9 @@ pub enum StoreError {
     #[error(
         "database {path} was written by a newer expman (schema version {found}; this expman knows up to {supported}); upgrade expman to use it, nothing was changed"
     )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
+    TooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("database {path}: cannot roll back below version {target} (at {current})")]
-    BadRollback {
-        path: PathBuf,
-        current: i64,
-        target: i64,
-    },
+    BadRollback { path: PathBuf, current: i64, target: i64 },
     #[error("no run matches `{0}`")]
     NoSuchRun(String),
     #[error("`{0}` matches several runs; give more of the id")]
@@ -57,9 +49,6 @@ pub enum RunError {
 
 impl RunError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> RunError {
-        RunError::Io {
-            path: path.into(),
-            source,
-        }
+        RunError::Io { path: path.into(), source }
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::callbacks::StreamEvent;
 use crate::protocol::{Event, parse_line};
 use crate::store::{Artifact, IngestBatch, MetricPoint};
 use crate::time::now_ms;
@@ -20,12 +21,14 @@ use crate::time::now_ms;
 /// The most bytes read in one batch (so a flood is committed in pieces).
 pub const MAX_BATCH_BYTES: usize = 8 << 20;
 
-/// What a batch changed, for live displays: the epoch and the latest value
-/// of each metric.
+/// What a batch changed, for live displays and callbacks: the epoch, the
+/// latest value of each metric, and (when the reader streams) the events in
+/// order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
     pub epoch: Option<i64>,
     pub latest: Vec<(String, f64)>,
+    pub stream: Vec<StreamEvent>,
 }
 
 /// Reads one run's event file incrementally.
@@ -41,17 +44,16 @@ pub struct EventReader {
     first_malformed: Option<(u64, String)>,
     buffer: Vec<u8>,
     before_last_read: Option<(u64, HashMap<String, i64>, Option<i64>)>,
+    /// Whether to collect [`StreamEvent`]s (only runs with callbacks need them).
+    streaming: bool,
+    /// The epoch started and not yet ended.
+    open_epoch: Option<i64>,
 }
 
 impl EventReader {
     /// A reader starting at `offset` (what the store has committed).
     /// `next_steps` seeds the automatic step counters (after a restart).
-    pub fn new(
-        run_id: i64,
-        run_dir: &Path,
-        offset: u64,
-        next_steps: HashMap<String, i64>,
-    ) -> EventReader {
+    pub fn new(run_id: i64, run_dir: &Path, offset: u64, next_steps: HashMap<String, i64>) -> EventReader {
         EventReader {
             path: run_dir.join(EVENTS_FILE),
             run_dir: run_dir.to_path_buf(),
@@ -63,7 +65,15 @@ impl EventReader {
             first_malformed: None,
             buffer: Vec::new(),
             before_last_read: None,
+            streaming: false,
+            open_epoch: None,
         }
+    }
+
+    /// Also collect the event stream for callbacks.
+    pub fn streaming(mut self, on: bool) -> EventReader {
+        self.streaming = on;
+        self
     }
 
     pub fn offset(&self) -> u64 {
@@ -127,21 +137,14 @@ impl EventReader {
         let usable = if finished && at_end {
             filled
         } else {
-            self.buffer
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map(|last| last + 1)
-                .unwrap_or(0)
+            self.buffer.iter().rposition(|&b| b == b'\n').map(|last| last + 1).unwrap_or(0)
         };
         let data = std::mem::take(&mut self.buffer);
         let now = now_ms();
         let mut line_start = 0;
         while line_start < usable {
-            let end = data[line_start..usable]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|p| line_start + p)
-                .unwrap_or(usable);
+            let end =
+                data[line_start..usable].iter().position(|&b| b == b'\n').map(|p| line_start + p).unwrap_or(usable);
             let line = trim(&data[line_start..end]);
             if !line.is_empty() {
                 let at = self.offset + line_start as u64;
@@ -162,17 +165,18 @@ impl EventReader {
         self.offset += usable as u64;
         batch.offset = self.offset;
         progress.epoch = self.epoch;
+        if finished && at_end && self.streaming {
+            // The run is over: an epoch left open ends here.
+            if let Some(open) = self.open_epoch.take() {
+                progress.stream.push(StreamEvent::EpochEnd { epoch: open });
+            }
+        }
         Ok((batch, progress))
     }
 
     fn apply(&mut self, event: Event, now: i64, batch: &mut IngestBatch, progress: &mut Progress) {
         match event {
-            Event::Metrics {
-                values,
-                step,
-                epoch,
-                ts,
-            } => {
+            Event::Metrics { values, step, epoch, ts } => {
                 let epoch = epoch.or(self.epoch);
                 for (key, value) in values {
                     let step = match step {
@@ -188,27 +192,23 @@ impl EventReader {
                         }
                     };
                     remember(progress, &key, value);
-                    batch.metrics.push(MetricPoint {
-                        key,
-                        step,
-                        epoch,
-                        value,
-                        timestamp: ts.unwrap_or(now),
-                    });
+                    if self.streaming {
+                        progress.stream.push(StreamEvent::Metric { key: key.clone(), step, epoch, value });
+                    }
+                    batch.metrics.push(MetricPoint { key, step, epoch, value, timestamp: ts.unwrap_or(now) });
                 }
             }
             Event::Params(values) => batch.params.extend(values),
             Event::Tags(values) => batch.tags.extend(values),
             Event::Artifact { path, kind, epoch } => {
-                let full = if Path::new(&path).is_absolute() {
-                    PathBuf::from(&path)
-                } else {
-                    self.run_dir.join(&path)
-                };
+                let full = if Path::new(&path).is_absolute() { PathBuf::from(&path) } else { self.run_dir.join(&path) };
                 let (size, sha256) = match file_digest(&full) {
                     Some((size, digest)) => (Some(size as i64), Some(digest)),
                     None => (None, None),
                 };
+                if self.streaming && kind == "checkpoint" {
+                    progress.stream.push(StreamEvent::Checkpoint { path: path.clone(), epoch: epoch.or(self.epoch) });
+                }
                 batch.artifacts.push(Artifact {
                     path,
                     size,
@@ -219,46 +219,39 @@ impl EventReader {
                 });
             }
             Event::EpochStart { epoch, .. } => {
+                if let Some(open) = self.open_epoch.filter(|e| *e != epoch)
+                    && self.streaming
+                {
+                    progress.stream.push(StreamEvent::EpochEnd { epoch: open });
+                }
                 self.epoch = Some(epoch);
+                self.open_epoch = Some(epoch);
             }
             Event::EpochEnd { epoch, ts, values } => {
                 self.epoch = Some(epoch);
                 if !values.is_empty() {
                     self.apply(
-                        Event::Metrics {
-                            values,
-                            step: Some(epoch),
-                            epoch: Some(epoch),
-                            ts,
-                        },
+                        Event::Metrics { values, step: Some(epoch), epoch: Some(epoch), ts },
                         now,
                         batch,
                         progress,
                     );
                 }
+                self.open_epoch = None;
+                if self.streaming {
+                    progress.stream.push(StreamEvent::EpochEnd { epoch });
+                }
             }
-            Event::BatchEnd {
-                epoch,
-                batch: index,
-                values,
-            } => {
+            Event::BatchEnd { epoch, batch: index, values } => {
                 if let Some(e) = epoch {
                     self.epoch = Some(e);
                 }
                 if !values.is_empty() {
-                    self.apply(
-                        Event::Metrics {
-                            values,
-                            step: None,
-                            epoch,
-                            ts: None,
-                        },
-                        now,
-                        batch,
-                        progress,
-                    );
+                    self.apply(Event::Metrics { values, step: None, epoch, ts: None }, now, batch, progress);
                 }
-                let _ = index;
+                if self.streaming {
+                    progress.stream.push(StreamEvent::BatchEnd { epoch, batch: index });
+                }
             }
             Event::Note(text) => batch.events.push((now, "note".into(), text)),
         }
@@ -300,14 +293,7 @@ pub fn file_digest(path: &Path) -> Option<(u64, String)> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Some((
-        size,
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    ))
+    Some((size, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 #[cfg(test)]
@@ -325,11 +311,7 @@ mod tests {
     #[test]
     fn reads_whole_lines_then_the_tail_when_finished() {
         let dir = temp_run_dir("tail");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(EVENTS_FILE))
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(EVENTS_FILE)).unwrap();
         writeln!(f, r#"{{"type":"metric","key":"a","value":1}}"#).unwrap();
         writeln!(f, "not json").unwrap();
         write!(f, r#"{{"type":"metric","key":"a","value":2}}"#).unwrap();
@@ -341,10 +323,7 @@ mod tests {
         assert_eq!(batch.metrics.len(), 1);
         assert_eq!(batch.metrics[0].step, 1, "automatic steps continue per key");
         assert_eq!(progress.latest, vec![("a".to_string(), 2.0)]);
-        assert_eq!(
-            reader.offset(),
-            std::fs::metadata(dir.join(EVENTS_FILE)).unwrap().len()
-        );
+        assert_eq!(reader.offset(), std::fs::metadata(dir.join(EVENTS_FILE)).unwrap().len());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

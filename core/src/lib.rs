@@ -17,7 +17,10 @@
 //! a working directory, an explicit environment and a process group of
 //! their own.
 
+pub mod callbacks;
+pub mod capture;
 pub mod error;
+pub mod hardware;
 pub mod ingest;
 pub mod pipeline;
 pub mod process;

@@ -131,22 +131,12 @@ impl Pipeline for ProcessPipeline {
             .as_ref()
             .map(|c| c.argv())
             .filter(|a| !a.is_empty())
-            .ok_or_else(|| {
-                RunError::Invalid("the process pipeline needs `pipeline.command`".into())
-            })?;
-        let program = resolve_program(
-            &argv[0],
-            &spec.workdir,
-            spec.env.get("PATH").map(String::as_str),
-        );
+            .ok_or_else(|| RunError::Invalid("the process pipeline needs `pipeline.command`".into()))?;
+        let program = resolve_program(&argv[0], &spec.workdir, spec.env.get("PATH").map(String::as_str));
         let mut cmd = process::command(&program, &argv[1..], &spec.workdir, &spec.env);
         cmd.stdout(spec.stdout).stderr(spec.stderr);
         let child = cmd.spawn().map_err(|e| {
-            RunError::Invalid(format!(
-                "cannot start `{}` in {}: {e}",
-                argv.join(" "),
-                spec.workdir.display()
-            ))
+            RunError::Invalid(format!("cannot start `{}` in {}: {e}", argv.join(" "), spec.workdir.display()))
         })?;
         Ok(Box::new(ProcessRunning { child, argv }))
     }
@@ -178,16 +168,10 @@ impl Running for ProcessRunning {
     fn wait(&mut self) -> Outcome {
         use std::os::unix::process::ExitStatusExt;
         match self.child.wait() {
-            Ok(status) => Outcome {
-                exit_code: status.code(),
-                signal: status.signal(),
-                error: None,
-            },
-            Err(e) => Outcome {
-                exit_code: None,
-                signal: None,
-                error: Some(format!("waiting for the process failed: {e}")),
-            },
+            Ok(status) => Outcome { exit_code: status.code(), signal: status.signal(), error: None },
+            Err(e) => {
+                Outcome { exit_code: None, signal: None, error: Some(format!("waiting for the process failed: {e}")) }
+            }
         }
     }
 }
@@ -206,10 +190,7 @@ pub struct RunContext {
 
 impl RunContext {
     fn new(spec: &LaunchSpec, stop: Arc<AtomicBool>) -> std::io::Result<RunContext> {
-        let events = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(spec.run_dir.join(EVENTS_FILE))?;
+        let events = OpenOptions::new().create(true).append(true).open(spec.run_dir.join(EVENTS_FILE))?;
         Ok(RunContext {
             run_uid: spec.run_uid.clone(),
             run_dir: spec.run_dir.clone(),
@@ -232,13 +213,7 @@ impl RunContext {
     }
 
     pub fn log_metric(&self, key: &str, value: f64, step: Option<i64>) {
-        self.emit(write::metric(
-            key,
-            value,
-            step,
-            self.current_epoch(),
-            now_ms(),
-        ));
+        self.emit(write::metric(key, value, step, self.current_epoch(), now_ms()));
     }
 
     pub fn log_metrics(&self, values: &[(&str, f64)], step: Option<i64>) {
@@ -301,12 +276,8 @@ pub struct FnPipeline {
 }
 
 impl FnPipeline {
-    pub fn new(
-        train: impl Fn(&RunContext) -> Result<(), String> + Send + Sync + 'static,
-    ) -> FnPipeline {
-        FnPipeline {
-            train: Arc::new(train),
-        }
+    pub fn new(train: impl Fn(&RunContext) -> Result<(), String> + Send + Sync + 'static) -> FnPipeline {
+        FnPipeline { train: Arc::new(train) }
     }
 }
 
@@ -318,17 +289,13 @@ struct ThreadRunning {
 impl Pipeline for FnPipeline {
     fn launch(&self, spec: LaunchSpec) -> Result<Box<dyn Running>, RunError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let ctx = RunContext::new(&spec, stop.clone())
-            .map_err(|e| RunError::io(spec.run_dir.join(EVENTS_FILE), e))?;
+        let ctx = RunContext::new(&spec, stop.clone()).map_err(|e| RunError::io(spec.run_dir.join(EVENTS_FILE), e))?;
         let train = self.train.clone();
         let handle = std::thread::Builder::new()
             .name(format!("run-{}", spec.run_uid))
             .spawn(move || train(&ctx))
             .map_err(|e| RunError::Invalid(format!("cannot start a thread: {e}")))?;
-        Ok(Box::new(ThreadRunning {
-            handle: Some(handle),
-            stop,
-        }))
+        Ok(Box::new(ThreadRunning { handle: Some(handle), stop }))
     }
 }
 
@@ -350,26 +317,15 @@ impl Running for ThreadRunning {
             return Outcome::default();
         };
         match handle.join() {
-            Ok(Ok(())) => Outcome {
-                exit_code: Some(0),
-                ..Outcome::default()
-            },
-            Ok(Err(message)) => Outcome {
-                exit_code: Some(1),
-                signal: None,
-                error: Some(message),
-            },
+            Ok(Ok(())) => Outcome { exit_code: Some(0), ..Outcome::default() },
+            Ok(Err(message)) => Outcome { exit_code: Some(1), signal: None, error: Some(message) },
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "panicked".into());
-                Outcome {
-                    exit_code: Some(101),
-                    signal: None,
-                    error: Some(format!("the pipeline panicked: {message}")),
-                }
+                Outcome { exit_code: Some(101), signal: None, error: Some(format!("the pipeline panicked: {message}")) }
             }
         }
     }
@@ -390,9 +346,7 @@ impl Default for PipelineRegistry {
 impl PipelineRegistry {
     /// `process`, and nothing else.
     pub fn with_builtins() -> PipelineRegistry {
-        let mut registry = PipelineRegistry {
-            pipelines: BTreeMap::new(),
-        };
+        let mut registry = PipelineRegistry { pipelines: BTreeMap::new() };
         registry.register("process", ProcessPipeline);
         registry
     }

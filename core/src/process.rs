@@ -24,12 +24,7 @@ where
 {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .process_group(0);
+    cmd.args(args).current_dir(cwd).env_clear().envs(env).stdin(Stdio::null()).process_group(0);
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the child between fork and exec and only
@@ -78,24 +73,17 @@ pub fn is_alive(pid: u32, started: Option<i64>) -> bool {
 
 /// This machine's name.
 pub fn host_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
 }
 
 /// Who runs expman (`USER`, else the numeric uid).
 pub fn user_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_string())
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".to_string())
 }
 
 /// `SIGSEGV (segmentation fault)` and the like.
 pub fn describe_signal(signal: i32) -> String {
-    let name = Signal::try_from(signal)
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|_| format!("signal {signal}"));
+    let name = Signal::try_from(signal).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("signal {signal}"));
     let meaning = match signal {
         4 => " (illegal instruction)",
         6 => " (aborted)",
@@ -118,10 +106,7 @@ mod tests {
         let dir = std::env::temp_dir();
         let out = command(
             "/bin/sh",
-            &[
-                "-c".into(),
-                "echo $$ $(ps -o pgid= $$) ${HOME:-nohome} $X".into(),
-            ],
+            &["-c".into(), "echo $$ $(ps -o pgid= $$) ${HOME:-nohome} $X".into()],
             &dir,
             [("X", "1"), ("PATH", "/usr/bin:/bin")],
         )

@@ -32,33 +32,13 @@ use crate::store::ParamValue;
 /// One parsed line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Metrics {
-        values: Vec<(String, f64)>,
-        step: Option<i64>,
-        epoch: Option<i64>,
-        ts: Option<i64>,
-    },
+    Metrics { values: Vec<(String, f64)>, step: Option<i64>, epoch: Option<i64>, ts: Option<i64> },
     Params(Vec<(String, ParamValue)>),
     Tags(Vec<(String, String)>),
-    Artifact {
-        path: String,
-        kind: String,
-        epoch: Option<i64>,
-    },
-    EpochStart {
-        epoch: i64,
-        ts: Option<i64>,
-    },
-    EpochEnd {
-        epoch: i64,
-        ts: Option<i64>,
-        values: Vec<(String, f64)>,
-    },
-    BatchEnd {
-        epoch: Option<i64>,
-        batch: i64,
-        values: Vec<(String, f64)>,
-    },
+    Artifact { path: String, kind: String, epoch: Option<i64> },
+    EpochStart { epoch: i64, ts: Option<i64> },
+    EpochEnd { epoch: i64, ts: Option<i64>, values: Vec<(String, f64)> },
+    BatchEnd { epoch: Option<i64>, batch: i64, values: Vec<(String, f64)> },
     Note(String),
 }
 
@@ -87,19 +67,13 @@ pub type Malformed = String;
 
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<Event, Malformed> {
-    let raw: Raw<'_> =
-        serde_json::from_slice(line).map_err(|e| format!("not a JSON event object: {e}"))?;
+    let raw: Raw<'_> = serde_json::from_slice(line).map_err(|e| format!("not a JSON event object: {e}"))?;
     let ts = raw.ts.map(|t| (t * 1000.0).round() as i64);
     match raw.kind {
         "metric" => {
             let key = raw.key.ok_or("metric without `key`")?.into_owned();
             let value = number(raw.value.ok_or("metric without `value`")?)?;
-            Ok(Event::Metrics {
-                values: vec![(key, value)],
-                step: raw.step,
-                epoch: raw.epoch,
-                ts,
-            })
+            Ok(Event::Metrics { values: vec![(key, value)], step: raw.step, epoch: raw.epoch, ts })
         }
         "metrics" => Ok(Event::Metrics {
             values: number_map(raw.values.ok_or("metrics without `values`")?)?,
@@ -114,12 +88,7 @@ pub fn parse_line(line: &[u8]) -> Result<Event, Malformed> {
         }
         "params" => {
             let values = object(raw.values.ok_or("params without `values`")?)?;
-            Ok(Event::Params(
-                values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), ParamValue::from_json(v)))
-                    .collect(),
-            ))
+            Ok(Event::Params(values.iter().map(|(k, v)| (k.clone(), ParamValue::from_json(v))).collect()))
         }
         "tag" => {
             let key = raw.key.ok_or("tag without `key`")?.into_owned();
@@ -128,22 +97,14 @@ pub fn parse_line(line: &[u8]) -> Result<Event, Malformed> {
         }
         "tags" => {
             let values = object(raw.values.ok_or("tags without `values`")?)?;
-            Ok(Event::Tags(
-                values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), text_of(v)))
-                    .collect(),
-            ))
+            Ok(Event::Tags(values.iter().map(|(k, v)| (k.clone(), text_of(v))).collect()))
         }
         "artifact" => Ok(Event::Artifact {
             path: raw.path.ok_or("artifact without `path`")?,
             kind: raw.artifact_kind.unwrap_or_else(|| "file".into()),
             epoch: raw.epoch,
         }),
-        "epoch_start" => Ok(Event::EpochStart {
-            epoch: raw.epoch.ok_or("epoch_start without `epoch`")?,
-            ts,
-        }),
+        "epoch_start" => Ok(Event::EpochStart { epoch: raw.epoch.ok_or("epoch_start without `epoch`")?, ts }),
         "epoch_end" => Ok(Event::EpochEnd {
             epoch: raw.epoch.ok_or("epoch_end without `epoch`")?,
             ts,
@@ -217,13 +178,7 @@ pub mod write {
         }
     }
 
-    pub fn metric(
-        key: &str,
-        value: f64,
-        step: Option<i64>,
-        epoch: Option<i64>,
-        ts_ms: i64,
-    ) -> String {
+    pub fn metric(key: &str, value: f64, step: Option<i64>, epoch: Option<i64>, ts_ms: i64) -> String {
         let mut v = json!({"type": "metric", "key": key, "value": number(value), "ts": ts_ms as f64 / 1000.0});
         if let Some(s) = step {
             v["step"] = json!(s);
@@ -234,16 +189,9 @@ pub mod write {
         v.to_string()
     }
 
-    pub fn metrics(
-        values: &[(&str, f64)],
-        step: Option<i64>,
-        epoch: Option<i64>,
-        ts_ms: i64,
-    ) -> String {
-        let map: serde_json::Map<String, serde_json::Value> = values
-            .iter()
-            .map(|(k, v)| (k.to_string(), number(*v)))
-            .collect();
+    pub fn metrics(values: &[(&str, f64)], step: Option<i64>, epoch: Option<i64>, ts_ms: i64) -> String {
+        let map: serde_json::Map<String, serde_json::Value> =
+            values.iter().map(|(k, v)| (k.to_string(), number(*v))).collect();
         let mut v = json!({"type": "metrics", "values": map, "ts": ts_ms as f64 / 1000.0});
         if let Some(s) = step {
             v["step"] = json!(s);
@@ -296,12 +244,7 @@ mod tests {
         let cases = [
             (
                 r#"{"type":"metric","key":"loss","value":0.5,"step":3,"epoch":1,"ts":1.5}"#,
-                Event::Metrics {
-                    values: vec![("loss".into(), 0.5)],
-                    step: Some(3),
-                    epoch: Some(1),
-                    ts: Some(1500),
-                },
+                Event::Metrics { values: vec![("loss".into(), 0.5)], step: Some(3), epoch: Some(1), ts: Some(1500) },
             ),
             (
                 r#"{"type":"metrics","values":{"a":1,"b":"NaN"}}"#,
@@ -312,26 +255,16 @@ mod tests {
                     ts: None,
                 },
             ),
-            (
-                r#"{"type":"param","key":"lr","value":0.1}"#,
-                Event::Params(vec![("lr".into(), ParamValue::Float(0.1))]),
-            ),
+            (r#"{"type":"param","key":"lr","value":0.1}"#, Event::Params(vec![("lr".into(), ParamValue::Float(0.1))])),
             (
                 r#"{"type":"tags","values":{"a":"x","n":3}}"#,
                 Event::Tags(vec![("a".into(), "x".into()), ("n".into(), "3".into())]),
             ),
             (
                 r#"{"type":"artifact","path":"m.pt","kind":"checkpoint","epoch":2}"#,
-                Event::Artifact {
-                    path: "m.pt".into(),
-                    kind: "checkpoint".into(),
-                    epoch: Some(2),
-                },
+                Event::Artifact { path: "m.pt".into(), kind: "checkpoint".into(), epoch: Some(2) },
             ),
-            (
-                r#"{"type":"epoch_start","epoch":4}"#,
-                Event::EpochStart { epoch: 4, ts: None },
-            ),
+            (r#"{"type":"epoch_start","epoch":4}"#, Event::EpochStart { epoch: 4, ts: None }),
             (r#"{"type":"note","text":"hi"}"#, Event::Note("hi".into())),
         ];
         for (line, expected) in cases {
@@ -344,19 +277,9 @@ mod tests {
     #[test]
     fn malformed_lines_say_why() {
         assert!(parse_line(b"garbage").unwrap_err().contains("not a JSON"));
-        assert_eq!(
-            parse_line(br#"{"type":"metric","value":1}"#).unwrap_err(),
-            "metric without `key`"
-        );
-        assert_eq!(
-            parse_line(br#"{"type":"warp"}"#).unwrap_err(),
-            "unknown event type `warp`"
-        );
-        assert!(
-            parse_line(br#"{"type":"metric","key":"k","value":"high"}"#)
-                .unwrap_err()
-                .contains("not a number")
-        );
+        assert_eq!(parse_line(br#"{"type":"metric","value":1}"#).unwrap_err(), "metric without `key`");
+        assert_eq!(parse_line(br#"{"type":"warp"}"#).unwrap_err(), "unknown event type `warp`");
+        assert!(parse_line(br#"{"type":"metric","key":"k","value":"high"}"#).unwrap_err().contains("not a number"));
     }
 
     #[test]
@@ -364,12 +287,7 @@ mod tests {
         let line = write::metric("x", f64::INFINITY, Some(2), None, 1000);
         assert_eq!(
             parse_line(line.as_bytes()).unwrap(),
-            Event::Metrics {
-                values: vec![("x".into(), f64::INFINITY)],
-                step: Some(2),
-                epoch: None,
-                ts: Some(1000)
-            }
+            Event::Metrics { values: vec![("x".into(), f64::INFINITY)], step: Some(2), epoch: None, ts: Some(1000) }
         );
     }
 }

@@ -37,28 +37,16 @@ fn runner_gone(run: &ActiveRun, host: &str) -> Option<String> {
         return Some("it has no runner on record".into());
     };
     if runner.ended_at.is_some() {
-        return Some(format!(
-            "its runner (pid {} on {}) ended before it",
-            runner.pid, runner.host
-        ));
+        return Some(format!("its runner (pid {} on {}) ended before it", runner.pid, runner.host));
     }
     if runner.host == host {
         if !process::is_alive(runner.pid as u32, runner.pid_started) {
-            return Some(format!(
-                "its runner (pid {} on {}) is gone",
-                runner.pid, runner.host
-            ));
+            return Some(format!("its runner (pid {} on {}) is gone", runner.pid, runner.host));
         }
         return None;
     }
     let silent = now_ms() - runner.heartbeat_at;
-    (silent > STALE_AFTER_MS).then(|| {
-        format!(
-            "its runner on {} has been silent for {} s",
-            runner.host,
-            silent / 1000
-        )
-    })
+    (silent > STALE_AFTER_MS).then(|| format!("its runner on {} has been silent for {} s", runner.host, silent / 1000))
 }
 
 /// Finds runs whose runner is gone, ingests what they reported, marks them LOST.
@@ -98,27 +86,13 @@ pub fn recover(store: &mut Store) -> Result<Vec<Recovered>, StoreError> {
                 }
             }
         }
-        let trial = store
-            .runs_by_id(&[run.run.id])?
-            .into_iter()
-            .next()
-            .map(|r| r.trial)
-            .unwrap_or_default();
-        let what = if run.status == RunStatus::Pending {
-            "never started"
-        } else {
-            "did not finish"
-        };
+        let trial = store.runs_by_id(&[run.run.id])?.into_iter().next().map(|r| r.trial).unwrap_or_default();
+        let what = if run.status == RunStatus::Pending { "never started" } else { "did not finish" };
         let message = format!(
             "{what}: {reason}; everything it reported until then is recorded ({points} metric points recovered)"
         );
         if store.set_status(run.run.id, RunStatus::Lost, Some(&message))? {
-            store.log_event(
-                "run_lost",
-                Some(run.experiment_id),
-                Some(run.run.id),
-                &message,
-            )?;
+            store.log_event("run_lost", Some(run.experiment_id), Some(run.run.id), &message)?;
             recovered.push(Recovered {
                 uid: run.run.uid.clone(),
                 trial,

@@ -29,11 +29,8 @@ impl MeanStd {
             return None;
         }
         let mean = finite.iter().sum::<f64>() / n as f64;
-        let std = if n > 1 {
-            (finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        } else {
-            0.0
-        };
+        let std =
+            if n > 1 { (finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
         Some(MeanStd { mean, std, n })
     }
 
@@ -66,11 +63,7 @@ pub fn format_number(v: f64) -> String {
     }
     let decimals = (3 - magnitude).max(0) as usize;
     let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 /// Summaries from the store's per-trial inputs.
@@ -90,11 +83,7 @@ pub fn summarize(inputs: &[TrialSummaryInput]) -> Vec<TrialSummary> {
                 trial: t.trial.clone(),
                 runs: t.statuses.len(),
                 statuses,
-                metrics: t
-                    .finals
-                    .iter()
-                    .filter_map(|(k, v)| MeanStd::of(v).map(|m| (k.clone(), m)))
-                    .collect(),
+                metrics: t.finals.iter().filter_map(|(k, v)| MeanStd::of(v).map(|m| (k.clone(), m))).collect(),
             }
         })
         .collect()
@@ -111,17 +100,9 @@ mod tests {
         assert!((m.mean - 2.0).abs() < 1e-12);
         assert!((m.std - 1.0).abs() < 1e-12);
         assert_eq!(m.display(), "2.0 ± 1.0");
-        let m = MeanStd {
-            mean: 0.86583,
-            std: 0.001443,
-            n: 3,
-        };
+        let m = MeanStd { mean: 0.86583, std: 0.001443, n: 3 };
         assert_eq!(m.display(), "0.8658 ± 0.0014");
-        let m = MeanStd {
-            mean: 123.4,
-            std: 15.0,
-            n: 3,
-        };
+        let m = MeanStd { mean: 123.4, std: 15.0, n: 3 };
         assert_eq!(m.display(), "123 ± 15");
         assert_eq!(format_number(0.212345), "0.2123");
         assert_eq!(format_number(1234.5), "1234");

@@ -49,11 +49,7 @@ impl Workspace {
             ));
         }
         let path = db.and_then(|d| d.path.as_deref()).unwrap_or("expman.db");
-        let database = if Path::new(path).is_absolute() {
-            PathBuf::from(path)
-        } else {
-            root.join(path)
-        };
+        let database = if Path::new(path).is_absolute() { PathBuf::from(path) } else { root.join(path) };
         Ok(Workspace { root, database })
     }
 
@@ -66,10 +62,7 @@ impl Workspace {
             .and_then(|v| v["database"].as_str().map(PathBuf::from))
             .map(|p| if p.is_absolute() { p } else { root.join(p) })
             .unwrap_or_else(|| root.join("expman.db"));
-        Workspace {
-            root: root.to_path_buf(),
-            database,
-        }
+        Workspace { root: root.to_path_buf(), database }
     }
 
     /// Finds the workspace for a command that reads the record: `--workspace`,
@@ -87,10 +80,7 @@ impl Workspace {
             if dir.join(MARKER).is_file() {
                 return Ok(Workspace::at(dir));
             }
-            if expman_schema::Role::Trials
-                .find_in(&expman_schema::FsLoader, dir)
-                .is_some()
-            {
+            if expman_schema::Role::Trials.find_in(&expman_schema::FsLoader, dir).is_some() {
                 return Workspace::from_config(dir);
             }
             here = dir.parent();
@@ -110,10 +100,7 @@ impl Workspace {
         let python = self.python_dir();
         std::fs::create_dir_all(&python).map_err(|e| RunError::io(&python, e))?;
         let marker = self.root.join(MARKER);
-        let db = self
-            .database
-            .strip_prefix(&self.root)
-            .unwrap_or(&self.database);
+        let db = self.database.strip_prefix(&self.root).unwrap_or(&self.database);
         let text = serde_json::json!({ "database": db.display().to_string() }).to_string();
         if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
             std::fs::write(&marker, text).map_err(|e| RunError::io(&marker, e))?;
@@ -131,13 +118,7 @@ impl Workspace {
         let mut store = Store::open(&self.database)?;
         let recovered = crate::recovery::recover(&mut store)?;
         for r in &recovered {
-            tracing::warn!(
-                "run {} ({}) marked {}: {}",
-                r.uid,
-                r.trial,
-                r.status,
-                r.reason
-            );
+            tracing::warn!("run {} ({}) marked {}: {}", r.uid, r.trial, r.status, r.reason);
         }
         Ok(store)
     }
@@ -154,42 +135,24 @@ impl Workspace {
     /// `<workspace>/<experiment>/<trial>/<run-id>`, names made safe for
     /// file systems.
     pub fn run_dir(&self, experiment: &str, trial: &str, uid: &str) -> PathBuf {
-        self.root
-            .join(safe_name(experiment))
-            .join(safe_name(trial))
-            .join(uid)
+        self.root.join(safe_name(experiment)).join(safe_name(trial)).join(uid)
     }
 }
 
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        cwd.join(path)
-    }
+    if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) }
 }
 
 /// A name usable as one path component: letters, digits and `._=,+-` kept,
 /// anything else as `_`; long names shortened with a hash to stay unique.
 pub fn safe_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "._=,+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut out: String =
+        name.chars().map(|c| if c.is_alphanumeric() || "._=,+-".contains(c) { c } else { '_' }).collect();
     if out.is_empty() || out == "." || out == ".." {
         out = format!("_{out}");
     }
     if out.len() > 100 {
-        let hash = expman_schema::config_hash(&expman_schema::Node::string(
-            name,
-            expman_schema::Span::NONE,
-        ));
+        let hash = expman_schema::config_hash(&expman_schema::Node::string(name, expman_schema::Span::NONE));
         let mut cut = 80;
         while !out.is_char_boundary(cut) {
             cut -= 1;
@@ -206,10 +169,7 @@ mod tests {
     #[test]
     fn safe_names() {
         assert_eq!(safe_name("Trial 1"), "Trial_1");
-        assert_eq!(
-            safe_name("lr_sweep[training.lr=0.01,model.l2=0.0]"),
-            "lr_sweep_training.lr=0.01,model.l2=0.0_"
-        );
+        assert_eq!(safe_name("lr_sweep[training.lr=0.01,model.l2=0.0]"), "lr_sweep_training.lr=0.01,model.l2=0.0_");
         assert_eq!(safe_name(".."), "_..");
         assert!(safe_name(&"x".repeat(300)).len() < 100);
     }

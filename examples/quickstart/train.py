@@ -8,6 +8,7 @@ saves the learned weights as an artifact. Runs on its own too
 
 import json
 import math
+import os
 import random
 
 import expman_client as em
@@ -16,7 +17,7 @@ DEFAULTS = {
     "seed": 0,
     "data": {"n_train": 400, "n_val": 200, "n_features": 8, "noise": 0.8, "seed": 7},
     "model": {"l2": 0.001},
-    "training": {"epochs": 15, "lr": 0.05, "batch_size": 32},
+    "training": {"epochs": 40, "lr": 0.05, "batch_size": 32},
 }
 
 
@@ -88,10 +89,16 @@ def main():
                 {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc},
                 step=epoch,
             )
-        if em.should_stop():
+            if em.checkpoint_due(epoch):
+                # expman keeps the checkpoints its policy asks for and deletes the rest.
+                path = os.path.join(em.run_dir(), f"checkpoint-{epoch:03d}.json")
+                with open(path, "w") as f:
+                    json.dump({"epoch": epoch, "w": w, "b": b}, f)
+                em.log_checkpoint(path, epoch)
+        if em.should_stop():  # early stopping (or Ctrl-C) asked this run to stop
             break
 
-    with open("weights.json" if not em.active() else f"{em.run_dir()}/weights.json", "w") as f:
+    with open(os.path.join(em.run_dir(), "weights.json"), "w") as f:
         json.dump({"w": w, "b": b}, f)
     em.log_artifact("weights.json", kind="model")
     print(f"final val_loss={val_loss:.4f} val_acc={val_acc:.3f}")

@@ -33,16 +33,9 @@ fn trials_yaml() -> String {
             "- name: trial_{i:05}\n  repeat: {}\n  desc: generated trial number {i}\n  settings:\n",
             1 + i % 3
         ));
-        text.push_str(&format!(
-            "    model: {{embedding_dim: {}, layers: {}}}\n",
-            128 + (i % 8) * 64,
-            2 + i % 6
-        ));
+        text.push_str(&format!("    model: {{embedding_dim: {}, layers: {}}}\n", 128 + (i % 8) * 64, 2 + i % 6));
         text.push_str(&format!("    training.lr: 0.{:04}\n", 1 + i % 999));
-        text.push_str(&format!(
-            "    training:\n      batch_size: {}\n",
-            16 << (i % 4)
-        ));
+        text.push_str(&format!("    training:\n      batch_size: {}\n", 16 << (i % 4)));
         if i % 10 == 0 {
             text.push_str("  sweep:\n    training.optimizer: [adam, sgd]\n");
         } else {
@@ -63,24 +56,17 @@ fn main() {
 
     let mut times: Vec<Duration> = Vec::new();
     let mut runs = 0;
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
     for _ in 0..iterations {
         let started = Instant::now();
-        let (analysis, expansion) =
-            check(&FsLoader, Path::new(&dir), &[], ExpandOptions::default());
+        let (analysis, expansion) = check(&FsLoader, Path::new(&dir), &[], ExpandOptions::default());
         times.push(started.elapsed());
         assert!(!analysis.has_errors(), "{:?}", &analysis.diagnostics[..1]);
         runs = expansion.runs.len();
     }
     times.sort();
     let median = times[times.len() / 2];
-    println!(
-        "config_load: trials.yaml of {lines} lines ({} KiB), 5000 trials -> {runs} runs",
-        trials.len() / 1024
-    );
+    println!("config_load: trials.yaml of {lines} lines ({} KiB), 5000 trials -> {runs} runs", trials.len() / 1024);
     println!(
         "  load + merge + expand + validate: median {:.1} ms, min {:.1} ms over {} iterations",
         ms(median),

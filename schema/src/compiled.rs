@@ -63,11 +63,7 @@ impl Types {
             (Self::OBJECT, "a mapping"),
             (Self::NULL, "null"),
         ];
-        let mut phrases: Vec<&str> = names
-            .iter()
-            .filter(|(f, _)| self.has(*f))
-            .map(|(_, n)| *n)
-            .collect();
+        let mut phrases: Vec<&str> = names.iter().filter(|(f, _)| self.has(*f)).map(|(_, n)| *n).collect();
         if phrases.len() > 1 {
             phrases.retain(|p| *p != "null");
         }
@@ -161,10 +157,7 @@ impl CompiledSchema {
     }
 
     pub fn compile(root: &Json) -> CompiledSchema {
-        let mut c = Compiler {
-            nodes: Vec::new(),
-            defs: Vec::new(),
-        };
+        let mut c = Compiler { nodes: Vec::new(), defs: Vec::new() };
         // Definitions first, as placeholders, so `$ref`s (even cyclic ones)
         // resolve to an index.
         if let Some(defs) = root.get("$defs").and_then(Json::as_object) {
@@ -179,11 +172,7 @@ impl CompiledSchema {
             }
         }
         let root_id = c.compile_node(root);
-        CompiledSchema {
-            nodes: c.nodes,
-            root: root_id,
-            defs: c.defs,
-        }
+        CompiledSchema { nodes: c.nodes, root: root_id, defs: c.defs }
     }
 
     pub fn root(&self) -> NodeId {
@@ -202,9 +191,7 @@ impl CompiledSchema {
     /// lookups through `anyOf: [{$ref}, {type: null}]`).
     pub fn object_of(&self, id: NodeId) -> Option<NodeId> {
         let node = self.node(id);
-        if !node.properties.is_empty()
-            || node.additional.is_some()
-            || node.types.is_some_and(|t| t.has(Types::OBJECT))
+        if !node.properties.is_empty() || node.additional.is_some() || node.types.is_some_and(|t| t.has(Types::OBJECT))
         {
             return Some(id);
         }
@@ -246,9 +233,7 @@ impl CompiledSchema {
     /// The description of a node, looking through alternatives.
     pub fn description(&self, id: NodeId) -> Option<&str> {
         let node = self.node(id);
-        node.description
-            .as_deref()
-            .or_else(|| node.alternatives.iter().find_map(|&a| self.description(a)))
+        node.description.as_deref().or_else(|| node.alternatives.iter().find_map(|&a| self.description(a)))
     }
 
     /// Enum values (with their descriptions) of a node or its alternatives.
@@ -278,22 +263,13 @@ impl Compiler {
                 if schema.get("description").is_none() {
                     return id;
                 }
-                let mut node = SchemaNode {
-                    alternatives: vec![id],
-                    ..SchemaNode::default()
-                };
-                node.description = schema
-                    .get("description")
-                    .and_then(Json::as_str)
-                    .map(str::to_string);
+                let mut node = SchemaNode { alternatives: vec![id], ..SchemaNode::default() };
+                node.description = schema.get("description").and_then(Json::as_str).map(str::to_string);
                 self.nodes.push(node);
                 return self.nodes.len() - 1;
             }
             // A reference this compiler cannot follow accepts anything.
-            self.nodes.push(SchemaNode {
-                any: true,
-                ..SchemaNode::default()
-            });
+            self.nodes.push(SchemaNode { any: true, ..SchemaNode::default() });
             return self.nodes.len() - 1;
         }
         let node = self.build(schema);
@@ -323,30 +299,19 @@ impl Compiler {
         node.title = text("title");
         node.types = match obj.get("type") {
             Some(Json::String(t)) => Some(Types(Types::from_name(t))),
-            Some(Json::Array(ts)) => Some(Types(
-                ts.iter()
-                    .filter_map(Json::as_str)
-                    .map(Types::from_name)
-                    .fold(0, |a, b| a | b),
-            )),
+            Some(Json::Array(ts)) => {
+                Some(Types(ts.iter().filter_map(Json::as_str).map(Types::from_name).fold(0, |a, b| a | b)))
+            }
             _ => None,
         };
-        if let Some(alts) = obj
-            .get("anyOf")
-            .or_else(|| obj.get("oneOf"))
-            .and_then(Json::as_array)
-        {
+        if let Some(alts) = obj.get("anyOf").or_else(|| obj.get("oneOf")).and_then(Json::as_array) {
             node.alternatives = alts.iter().map(|a| self.compile_node(a)).collect();
         }
         if let Some(values) = obj.get("enum").and_then(Json::as_array) {
             node.enum_values = values.clone();
         }
         if let Some(docs) = obj.get("enumDescriptions").and_then(Json::as_array) {
-            node.enum_descriptions = docs
-                .iter()
-                .filter_map(Json::as_str)
-                .map(str::to_string)
-                .collect();
+            node.enum_descriptions = docs.iter().filter_map(Json::as_str).map(str::to_string).collect();
         }
         node.open_enum = obj.get("x-expman-open-enum").and_then(Json::as_bool) == Some(true);
         node.const_value = obj.get("const").cloned();
@@ -361,10 +326,7 @@ impl Compiler {
                     name: name.clone(),
                     schema,
                     unused: prop.get("x-expman-unused").and_then(Json::as_bool) == Some(true),
-                    description: prop
-                        .get("description")
-                        .and_then(Json::as_str)
-                        .map(str::to_string),
+                    description: prop.get("description").and_then(Json::as_str).map(str::to_string),
                 });
             }
         }
@@ -376,25 +338,13 @@ impl Compiler {
         };
         if let Some(rule) = obj.get("x-expman-closed-when") {
             node.closed_when = Some(ClosedWhen {
-                property: rule
-                    .get("property")
-                    .and_then(Json::as_str)
-                    .unwrap_or("type")
-                    .to_string(),
-                values: rule
-                    .get("values")
-                    .and_then(Json::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
+                property: rule.get("property").and_then(Json::as_str).unwrap_or("type").to_string(),
+                values: rule.get("values").and_then(Json::as_array).cloned().unwrap_or_default(),
                 default: rule.get("default").cloned(),
             });
         }
         if let Some(req) = obj.get("required").and_then(Json::as_array) {
-            node.required = req
-                .iter()
-                .filter_map(Json::as_str)
-                .map(str::to_string)
-                .collect();
+            node.required = req.iter().filter_map(Json::as_str).map(str::to_string).collect();
         }
         if let Some(items) = obj.get("items") {
             node.items = Some(self.compile_node(items));

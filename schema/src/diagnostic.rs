@@ -104,10 +104,7 @@ impl Diagnostic {
     }
 
     pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, span, message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
@@ -116,24 +113,12 @@ impl Diagnostic {
     }
 
     pub fn with_related(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.related.push(Related {
-            span,
-            message: message.into(),
-        });
+        self.related.push(Related { span, message: message.into() });
         self
     }
 
-    pub fn with_fix(
-        mut self,
-        title: impl Into<String>,
-        span: Span,
-        replacement: impl Into<String>,
-    ) -> Diagnostic {
-        self.fix = Some(Fix {
-            title: title.into(),
-            span,
-            replacement: replacement.into(),
-        });
+    pub fn with_fix(mut self, title: impl Into<String>, span: Span, replacement: impl Into<String>) -> Diagnostic {
+        self.fix = Some(Fix { title: title.into(), span, replacement: replacement.into() });
         self
     }
 
@@ -182,21 +167,11 @@ impl Diagnostic {
 /// same problem found once per run of a trial is reported once).
 pub fn normalize(diagnostics: &mut Vec<Diagnostic>) {
     diagnostics.sort_by(|a, b| {
-        (a.span.file, a.span.start, a.severity, &a.message).cmp(&(
-            b.span.file,
-            b.span.start,
-            b.severity,
-            &b.message,
-        ))
+        (a.span.file, a.span.start, a.severity, &a.message).cmp(&(b.span.file, b.span.start, b.severity, &b.message))
     });
-    diagnostics
-        .dedup_by(|a, b| a.span == b.span && a.message == b.message && a.severity == b.severity);
+    diagnostics.dedup_by(|a, b| a.span == b.span && a.message == b.message && a.severity == b.severity);
     // A key that is both unknown to the schema and absent from base.yaml
     // needs one warning, the schema's (it knows the valid names).
-    let schema_unknown: Vec<Span> = diagnostics
-        .iter()
-        .filter(|d| d.code == Code::UnknownKey)
-        .map(|d| d.span)
-        .collect();
+    let schema_unknown: Vec<Span> = diagnostics.iter().filter(|d| d.code == Code::UnknownKey).map(|d| d.span).collect();
     diagnostics.retain(|d| !(d.code == Code::UnknownOverride && schema_unknown.contains(&d.span)));
 }

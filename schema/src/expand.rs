@@ -67,12 +67,7 @@ pub struct Expansion {
 }
 
 /// Expands a project into runs.
-pub fn expand(
-    project: &Project,
-    sources: &Sources,
-    env: &dyn EnvLookup,
-    options: &ExpandOptions,
-) -> Expansion {
+pub fn expand(project: &Project, sources: &Sources, env: &dyn EnvLookup, options: &ExpandOptions) -> Expansion {
     let mut out = Expansion::default();
     options.overrides.check(&project.base, &mut out.diagnostics);
     let mut matched = vec![false; options.trials.len()];
@@ -82,27 +77,16 @@ pub fn expand(
         for point in points {
             let name = child_name(trial, &point);
             if !options.trials.is_empty() {
-                let hit = options
-                    .trials
-                    .iter()
-                    .position(|t| *t == trial.name || *t == name);
+                let hit = options.trials.iter().position(|t| *t == trial.name || *t == name);
                 match hit {
                     Some(i) => matched[i] = true,
                     None => continue,
                 }
             }
-            expand_point(
-                &mut cache, project, sources, env, options, trial, point, name, &mut out,
-            );
+            expand_point(&mut cache, project, sources, env, options, trial, point, name, &mut out);
         }
     }
-    out.unknown_trials = options
-        .trials
-        .iter()
-        .zip(matched)
-        .filter(|(_, m)| !m)
-        .map(|(t, _)| t.clone())
-        .collect();
+    out.unknown_trials = options.trials.iter().zip(matched).filter(|(_, m)| !m).map(|(t, _)| t.clone()).collect();
     normalize(&mut out.diagnostics);
     out
 }
@@ -140,33 +124,19 @@ fn expand_point(
     }
     let root_seed = config.get("seed").and_then(Node::as_i64);
     // Resolution differs between repeats only through `run.*` and `seed`.
-    let per_repeat =
-        interp::interpolations(&config).any(|s| s.contains("run.") || s.contains("seed"));
+    let per_repeat = interp::interpolations(&config).any(|s| s.contains("run.") || s.contains("seed"));
     let repeats: Vec<u32> = match options.repeat {
         Some(r) if r >= 1 && r <= trial.repeat => vec![r - 1],
         Some(_) => Vec::new(),
         None => (0..trial.repeat).collect(),
     };
-    let mut tags: BTreeMap<String, String> = project
-        .experiment
-        .tags
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.to_text()))
-        .collect();
+    let mut tags: BTreeMap<String, String> =
+        project.experiment.tags.iter().flatten().map(|(k, v)| (k.clone(), v.to_text())).collect();
     tags.extend(trial.tags.clone());
     let touches_pipeline = trial.settings_merged.get("pipeline").is_some()
-        || point
-            .iter()
-            .any(|(k, _, _)| k == "pipeline" || k.starts_with("pipeline."))
-        || options
-            .overrides
-            .merged
-            .as_ref()
-            .is_some_and(|o| o.get("pipeline").is_some())
-        || config
-            .get("pipeline")
-            .is_some_and(interp::has_interpolation);
+        || point.iter().any(|(k, _, _)| k == "pipeline" || k.starts_with("pipeline."))
+        || options.overrides.merged.as_ref().is_some_and(|o| o.get("pipeline").is_some())
+        || config.get("pipeline").is_some_and(interp::has_interpolation);
     let mut resolved_once: Option<Node> = None;
     let mut pipeline: Option<Arc<PipelineConfig>> = None;
     for repeat in repeats {
@@ -185,8 +155,7 @@ fn expand_point(
                 if root_seed.is_some() {
                     set_seed(&mut seeded, seed);
                 }
-                let resolved =
-                    interp::resolve(&seeded, &builtins, env, sources, &mut out.diagnostics);
+                let resolved = interp::resolve(&seeded, &builtins, env, sources, &mut out.diagnostics);
                 resolved_once = Some(resolved.clone());
                 resolved
             }
@@ -216,10 +185,7 @@ fn expand_point(
         out.runs.push(RunPlan {
             trial: name.clone(),
             trial_base: trial.name.clone(),
-            sweep: point
-                .iter()
-                .map(|(k, _, v)| (k.clone(), v.clone()))
-                .collect(),
+            sweep: point.iter().map(|(k, _, v)| (k.clone(), v.clone())).collect(),
             repeat,
             repeats: trial.repeat,
             seed,
@@ -261,27 +227,17 @@ fn child_name(trial: &TrialDef, point: &[(String, Span, Node)]) -> String {
     if point.is_empty() {
         return trial.name.clone();
     }
-    let inner: Vec<String> = point
-        .iter()
-        .map(|(k, _, v)| format!("{k}={}", compact(v)))
-        .collect();
+    let inner: Vec<String> = point.iter().map(|(k, _, v)| format!("{k}={}", compact(v))).collect();
     format!("{}[{}]", trial.name, inner.join(","))
 }
 
 fn compact(node: &Node) -> String {
     match &node.value {
         Value::String(s) => s.clone(),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(compact).collect::<Vec<_>>().join(",")
-        ),
-        Value::Map(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, e)| format!("{k}:{}", compact(&e.value)))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
+        Value::Seq(items) => format!("[{}]", items.iter().map(compact).collect::<Vec<_>>().join(",")),
+        Value::Map(m) => {
+            format!("{{{}}}", m.iter().map(|(k, e)| format!("{k}:{}", compact(&e.value))).collect::<Vec<_>>().join(","))
+        }
         other => format_scalar(other),
     }
 }
@@ -310,34 +266,19 @@ fn check_pipeline(config: &Node, project: &Project, trial: &TrialDef, out: &mut 
             .map(|s| Span { end: s.start, ..s })
             .unwrap_or(trial.name_span);
         out.push(
-            Diagnostic::error(
-                Code::MissingKey,
-                span,
-                "no `pipeline`: expman does not know what to run",
-            )
-            .with_hint("add to base.yaml: `pipeline: {command: [python, train.py]}`"),
+            Diagnostic::error(Code::MissingKey, span, "no `pipeline`: expman does not know what to run")
+                .with_hint("add to base.yaml: `pipeline: {command: [python, train.py]}`"),
         );
         return;
     };
     let pipeline = &entry.value;
-    validate(
-        SchemaKind::Base,
-        Some("PipelineConfig"),
-        pipeline,
-        entry.key_span,
-        &["pipeline"],
-        out,
-    );
+    validate(SchemaKind::Base, Some("PipelineConfig"), pipeline, entry.key_span, &["pipeline"], out);
     let Some(map) = pipeline.as_map() else { return };
     let kind = map.get("type").and_then(Node::as_str).unwrap_or("process");
     if kind == "process" && map.get("command").is_none_or(Node::is_null) {
         out.push(
-            Diagnostic::error(
-                Code::MissingKey,
-                entry.key_span,
-                "the process pipeline needs a `command` to run",
-            )
-            .with_hint("e.g. `command: [python, train.py]`"),
+            Diagnostic::error(Code::MissingKey, entry.key_span, "the process pipeline needs a `command` to run")
+                .with_hint("e.g. `command: [python, train.py]`"),
         );
     }
     let Some(callbacks) = map.get("callbacks").and_then(Node::as_seq) else {
@@ -347,17 +288,10 @@ fn check_pipeline(config: &Node, project: &Project, trial: &TrialDef, out: &mut 
         let Some(cb) = callback.as_map() else {
             continue;
         };
-        let Some(kind) = cb
-            .get("type")
-            .and_then(Node::as_str)
-            .map(CallbackKind::parse)
-        else {
+        let Some(kind) = cb.get("type").and_then(Node::as_str).map(CallbackKind::parse) else {
             continue;
         };
-        let label = cb
-            .entry("type")
-            .map(|e| e.key_span)
-            .unwrap_or(callback.span);
+        let label = cb.entry("type").map(|e| e.key_span).unwrap_or(callback.span);
         let has = |k: &str| cb.get(k).is_some_and(|n| !n.is_null());
         match kind {
             CallbackKind::EarlyStopping if !has("metric") => out.push(
@@ -368,30 +302,26 @@ fn check_pipeline(config: &Node, project: &Project, trial: &TrialDef, out: &mut 
                 Diagnostic::error(Code::MissingKey, label, "`keep_best` needs the `metric` that ranks checkpoints")
                     .with_hint("e.g. `metric: val_loss, mode: min`"),
             ),
-            CallbackKind::Hook if !["on_start", "on_epoch_end", "on_end", "on_failure"].iter().any(|k| has(k)) => out.push(
-                Diagnostic::error(Code::MissingKey, label, "a hook needs at least one of `on_start`, `on_epoch_end`, `on_end`, `on_failure`"),
-            ),
+            CallbackKind::Hook if !["on_start", "on_epoch_end", "on_end", "on_failure"].iter().any(|k| has(k)) => out
+                .push(Diagnostic::error(
+                    Code::MissingKey,
+                    label,
+                    "a hook needs at least one of `on_start`, `on_epoch_end`, `on_end`, `on_failure`",
+                )),
             _ => {}
         }
         for key in ["min_delta", "min_delta_percent"] {
             if let Some(n) = cb.get(key)
                 && n.as_f64().is_some_and(|v| v < 0.0)
             {
-                out.push(Diagnostic::error(
-                    Code::InvalidValue,
-                    n.span,
-                    format!("`{key}` cannot be negative"),
-                ));
+                out.push(Diagnostic::error(Code::InvalidValue, n.span, format!("`{key}` cannot be negative")));
             }
         }
     }
 }
 
 fn typed_pipeline(config: &Node) -> PipelineConfig {
-    config
-        .get("pipeline")
-        .and_then(|p| serde_json::from_value(p.to_json()).ok())
-        .unwrap_or_default()
+    config.get("pipeline").and_then(|p| serde_json::from_value(p.to_json()).ok()).unwrap_or_default()
 }
 
 /// SHA-256 (hex) of a config in canonical JSON: keys sorted, so that
@@ -413,12 +343,7 @@ fn cached_config_hash(config: &Node, cache: &mut HashMap<usize, (Arc<Map>, Strin
     hex
 }
 
-fn canonical_json(
-    node: &Node,
-    out: &mut String,
-    cache: &mut HashMap<usize, (Arc<Map>, String)>,
-    root: bool,
-) {
+fn canonical_json(node: &Node, out: &mut String, cache: &mut HashMap<usize, (Arc<Map>, String)>, root: bool) {
     use std::fmt::Write;
     if let (Value::Map(map), false) = (&node.value, root) {
         let key = Arc::as_ptr(map) as usize;

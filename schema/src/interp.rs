@@ -181,10 +181,7 @@ fn split(s: &str) -> Result<Vec<Part<'_>>, String> {
             if !text.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut text)));
             }
-            parts.push(Part::Ref {
-                expr: s[i + 2..end].trim(),
-                index,
-            });
+            parts.push(Part::Ref { expr: s[i + 2..end].trim(), index });
             index += 1;
             i = end + 1;
             continue;
@@ -292,19 +289,12 @@ impl Resolver<'_> {
 
     /// Evaluates one reference made by the value at `path`.
     fn eval(&mut self, path: &[String], node: &Node, expr: &str, index: usize) -> Option<Node> {
-        if let Some(rest) = expr
-            .strip_prefix("oc.env:")
-            .or_else(|| expr.strip_prefix("env:"))
-        {
+        if let Some(rest) = expr.strip_prefix("oc.env:").or_else(|| expr.strip_prefix("env:")) {
             return self.env_var(node, expr, rest, index, path);
         }
         if expr.is_empty() {
             let span = self.ref_span(node, index, expr);
-            self.out.push(Diagnostic::error(
-                Code::BadInterpolation,
-                span,
-                "empty interpolation `${}`",
-            ));
+            self.out.push(Diagnostic::error(Code::BadInterpolation, span, "empty interpolation `${}`"));
             return None;
         }
         if expr.contains(':') {
@@ -355,12 +345,8 @@ impl Resolver<'_> {
             chain.push(target.join("."));
             let span = self.ref_span(node, index, expr);
             self.out.push(
-                Diagnostic::error(
-                    Code::BadInterpolation,
-                    span,
-                    format!("interpolation cycle: {}", chain.join(" -> ")),
-                )
-                .with_hint("one of these values must not refer back to the others"),
+                Diagnostic::error(Code::BadInterpolation, span, format!("interpolation cycle: {}", chain.join(" -> ")))
+                    .with_hint("one of these values must not refer back to the others"),
             );
             return None;
         }
@@ -395,14 +381,7 @@ impl Resolver<'_> {
         Some(Node::new(value, Span::NONE))
     }
 
-    fn env_var(
-        &mut self,
-        node: &Node,
-        expr: &str,
-        rest: &str,
-        index: usize,
-        path: &[String],
-    ) -> Option<Node> {
+    fn env_var(&mut self, node: &Node, expr: &str, rest: &str, index: usize, path: &[String]) -> Option<Node> {
         let (name, default) = match rest.split_once(',') {
             Some((n, d)) => (n.trim(), Some(d.trim())),
             None => (rest.trim(), None),
@@ -429,9 +408,7 @@ impl Resolver<'_> {
                         span,
                         format!("environment variable `{name}` is not set"),
                     )
-                    .with_hint(format!(
-                        "set it, or give a default: `${{env:{name},default}}`"
-                    )),
+                    .with_hint(format!("set it, or give a default: `${{env:{name},default}}`")),
                 );
                 None
             }
@@ -453,19 +430,13 @@ impl Resolver<'_> {
         }
         let missing = &target[depth.min(target.len() - 1)];
         if depth == 0 && target.len() == 2 {
-            let builtins: &[(&str, &[&str])] = &[
-                ("experiment", &["name"]),
-                ("trial", &["name"]),
-                ("run", &["repeat", "seed", "id"]),
-            ];
+            let builtins: &[(&str, &[&str])] =
+                &[("experiment", &["name"]), ("trial", &["name"]), ("run", &["repeat", "seed", "id"])];
             if let Some((root, keys)) = builtins.iter().find(|(r, _)| *r == target[0]) {
                 let mut d = Diagnostic::error(
                     Code::BadInterpolation,
                     span,
-                    format!(
-                        "unknown reference `${{{expr}}}`: the built-in `{root}` has no `{}`",
-                        target[1]
-                    ),
+                    format!("unknown reference `${{{expr}}}`: the built-in `{root}` has no `{}`", target[1]),
                 );
                 d = match closest(&target[1], keys.iter().copied()) {
                     Some(s) => d.with_hint(format!("did you mean `{root}.{s}`?")),
@@ -486,12 +457,7 @@ impl Resolver<'_> {
             if let Some(s) = closest(missing, map.keys()) {
                 d = d.with_hint(format!(
                     "did you mean `{}`?",
-                    target[..depth]
-                        .iter()
-                        .map(String::as_str)
-                        .chain([s])
-                        .collect::<Vec<_>>()
-                        .join(".")
+                    target[..depth].iter().map(String::as_str).chain([s]).collect::<Vec<_>>().join(".")
                 ));
             } else if depth == 0 {
                 d = d.with_hint("references are absolute (`${a.b}`) or relative (`${.sibling}`); built-ins are experiment.name, trial.name, run.repeat, run.seed, run.id");
@@ -568,12 +534,8 @@ pub fn fill_run_id(node: &Node, run_id: &str) -> Node {
 fn fill(node: &mut Node, run_id: &str) {
     match &mut node.value {
         Value::String(s) if s.contains("${run.id}") => *s = s.replace("${run.id}", run_id),
-        Value::Seq(items) => std::sync::Arc::make_mut(items)
-            .iter_mut()
-            .for_each(|n| fill(n, run_id)),
-        Value::Map(m) => std::sync::Arc::make_mut(m)
-            .iter_mut()
-            .for_each(|(_, e)| fill(&mut e.value, run_id)),
+        Value::Seq(items) => std::sync::Arc::make_mut(items).iter_mut().for_each(|n| fill(n, run_id)),
+        Value::Map(m) => std::sync::Arc::make_mut(m).iter_mut().for_each(|(_, e)| fill(&mut e.value, run_id)),
         _ => {}
     }
 }
@@ -597,23 +559,14 @@ mod tests {
 
     #[test]
     fn absolute_relative_and_typed() {
-        let (v, d) = run(
-            "a: {b: 3, c: '${.b}', d: '${..top}'}\ntop: x${a.b}y\nn: ${a.b}\n",
-            Builtins::default(),
-        );
+        let (v, d) = run("a: {b: 3, c: '${.b}', d: '${..top}'}\ntop: x${a.b}y\nn: ${a.b}\n", Builtins::default());
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(
-            v,
-            serde_json::json!({"a": {"b": 3, "c": 3, "d": "x3y"}, "top": "x3y", "n": 3})
-        );
+        assert_eq!(v, serde_json::json!({"a": {"b": 3, "c": 3, "d": "x3y"}, "top": "x3y", "n": 3}));
     }
 
     #[test]
     fn env_and_defaults_and_escape() {
-        let (v, d) = run(
-            "h: ${env:HOME_DIR}\nm: ${oc.env:NOPE,4}\ne: \\${x}\n",
-            Builtins::default(),
-        );
+        let (v, d) = run("h: ${env:HOME_DIR}\nm: ${oc.env:NOPE,4}\ne: \\${x}\n", Builtins::default());
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(v, serde_json::json!({"h": "/home/x", "m": 4, "e": "${x}"}));
     }
@@ -627,15 +580,9 @@ mod tests {
             seed: Some(44),
             run_id: None,
         };
-        let (v, d) = run(
-            "p: ${experiment.name}/${trial.name}/${run.repeat}\ns: ${run.seed}\nid: ${run.id}\n",
-            b,
-        );
+        let (v, d) = run("p: ${experiment.name}/${trial.name}/${run.repeat}\ns: ${run.seed}\nid: ${run.id}\n", b);
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(
-            v,
-            serde_json::json!({"p": "exp/t1/2", "s": 44, "id": "${run.id}"})
-        );
+        assert_eq!(v, serde_json::json!({"p": "exp/t1/2", "s": 44, "id": "${run.id}"}));
     }
 
     #[test]
@@ -644,16 +591,9 @@ mod tests {
         let (_, d) = run(text, Builtins::default());
         assert_eq!(d.len(), 2, "{d:?}");
         let cycle = d.iter().find(|d| d.message.contains("cycle")).unwrap();
-        assert!(
-            cycle.message.contains("a -> b -> a") || cycle.message.contains("b -> a -> b"),
-            "{}",
-            cycle.message
-        );
+        assert!(cycle.message.contains("a -> b -> a") || cycle.message.contains("b -> a -> b"), "{}", cycle.message);
         let unknown = d.iter().find(|d| d.message.contains("unknown")).unwrap();
-        assert_eq!(
-            &text[unknown.span.start as usize..unknown.span.end as usize],
-            "${missing.key}"
-        );
+        assert_eq!(&text[unknown.span.start as usize..unknown.span.end as usize], "${missing.key}");
     }
 
     #[test]

@@ -56,14 +56,11 @@ pub fn check(
     let mut analysis = load(loader, path);
     let mut options = options;
     if !overrides.is_empty() {
-        options.overrides =
-            Overrides::parse(overrides, &mut analysis.sources, &mut analysis.diagnostics);
+        options.overrides = Overrides::parse(overrides, &mut analysis.sources, &mut analysis.diagnostics);
     }
     let env = loader::LoaderEnv(loader);
     let expansion = expand(&analysis.project, &analysis.sources, &env, &options);
-    analysis
-        .diagnostics
-        .extend(expansion.diagnostics.iter().cloned());
+    analysis.diagnostics.extend(expansion.diagnostics.iter().cloned());
     project::drop_noise_after_syntax_errors(&mut analysis.diagnostics);
     diagnostic::normalize(&mut analysis.diagnostics);
     (analysis, expansion)

@@ -38,10 +38,7 @@ impl Loader for FsLoader {
         String::from_utf8(bytes).map_err(|e| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!(
-                    "not UTF-8 text (invalid byte at offset {})",
-                    e.utf8_error().valid_up_to()
-                ),
+                format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
             )
         })
     }
@@ -96,9 +93,7 @@ impl Loader for MemoryLoader {
 
     fn is_dir(&self, path: &Path) -> bool {
         let path = normalize(path);
-        self.files
-            .keys()
-            .any(|f| f.starts_with(&path) && *f != path)
+        self.files.keys().any(|f| f.starts_with(&path) && *f != path)
     }
 
     fn env_var(&self, name: &str) -> Option<String> {

@@ -72,11 +72,7 @@ fn nest(dotted: &str, key_span: Span, value: Node) -> Node {
 /// Splits a dotted key; a key without dots (or made only of dots) is one part.
 pub fn split_dotted(key: &str) -> Vec<&str> {
     let parts: Vec<&str> = key.split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        vec![key]
-    } else {
-        parts
-    }
+    if parts.iter().any(|p| p.is_empty()) { vec![key] } else { parts }
 }
 
 /// The span of one part of a dotted key, when the key is written plainly.
@@ -87,11 +83,7 @@ fn part_span(key_span: Span, parts: &[&str], index: usize) -> Span {
     let before: usize = parts[..index].iter().map(|p| p.len() + 1).sum();
     let start = key_span.start as usize + before;
     let end = start + parts[index].len();
-    if end as u32 <= key_span.end {
-        Span::new(key_span.file, start, end)
-    } else {
-        key_span
-    }
+    if end as u32 <= key_span.end { Span::new(key_span.file, start, end) } else { key_span }
 }
 
 /// Warns about overrides of keys `base` does not have (with a did-you-mean
@@ -117,12 +109,7 @@ pub fn check_overrides(base: &Node, over: &Node, what: &str, out: &mut Vec<Diagn
                 None => {
                     if let Some(m) = here {
                         let span = part_span(entry.key_span, &parts, i);
-                        let path = walked
-                            .iter()
-                            .chain(std::iter::once(part))
-                            .copied()
-                            .collect::<Vec<_>>()
-                            .join(".");
+                        let path = walked.iter().chain(std::iter::once(part)).copied().collect::<Vec<_>>().join(".");
                         let mut d = Diagnostic::warning(
                             Code::UnknownOverride,
                             span,
@@ -131,13 +118,13 @@ pub fn check_overrides(base: &Node, over: &Node, what: &str, out: &mut Vec<Diagn
                         match closest(part, m.keys()) {
                             Some(s) => {
                                 d = d
-                                    .with_hint(format!("did you mean `{s}`? To add a new key on purpose, write `+{raw_key}`"))
+                                    .with_hint(format!(
+                                        "did you mean `{s}`? To add a new key on purpose, write `+{raw_key}`"
+                                    ))
                                     .with_fix(format!("Rename to `{s}`"), span, s.to_string());
                             }
                             None => {
-                                d = d.with_hint(format!(
-                                    "to add a new key on purpose, write `+{raw_key}`"
-                                ));
+                                d = d.with_hint(format!("to add a new key on purpose, write `+{raw_key}`"));
                             }
                         }
                         out.push(d);
@@ -153,20 +140,12 @@ pub fn check_overrides(base: &Node, over: &Node, what: &str, out: &mut Vec<Diagn
                 let nested_what = what.to_string();
                 check_overrides(base_value, &entry.value, &nested_what, out);
             }
-            (b, o)
-                if !b.same_kind(o)
-                    && !is_interpolation(&entry.value)
-                    && !is_interpolation(base_value) =>
-            {
+            (b, o) if !b.same_kind(o) && !is_interpolation(&entry.value) && !is_interpolation(base_value) => {
                 let path = parts.join(".");
                 let mut d = Diagnostic::warning(
                     Code::OverrideTypeMismatch,
                     entry.value.span,
-                    format!(
-                        "{what} sets `{path}` to {}, but base.yaml has {} there",
-                        o.type_name(),
-                        b.type_name()
-                    ),
+                    format!("{what} sets `{path}` to {}, but base.yaml has {} there", o.type_name(), b.type_name()),
                 )
                 .with_hint("check for a missing or extra pair of quotes");
                 if base_value.span.is_real() {
@@ -210,23 +189,14 @@ mod tests {
 
     #[test]
     fn scalars_and_lists_are_replaced() {
-        assert_eq!(
-            merged("a: [1, 2, 3]\nb: 1", "a: [9]\nb: x"),
-            serde_json::json!({"a": [9], "b": "x"})
-        );
+        assert_eq!(merged("a: [1, 2, 3]\nb: 1", "a: [9]\nb: x"), serde_json::json!({"a": [9], "b": "x"}));
         assert_eq!(merged("a: {x: 1}", "a: 5"), serde_json::json!({"a": 5}));
-        assert_eq!(
-            merged("a: 5", "a: {x: 1}"),
-            serde_json::json!({"a": {"x": 1}})
-        );
+        assert_eq!(merged("a: 5", "a: {x: 1}"), serde_json::json!({"a": {"x": 1}}));
     }
 
     #[test]
     fn null_sets_null() {
-        assert_eq!(
-            merged("a: {x: 1}", "a: null"),
-            serde_json::json!({"a": null})
-        );
+        assert_eq!(merged("a: {x: 1}", "a: null"), serde_json::json!({"a": null}));
     }
 
     #[test]
@@ -235,10 +205,7 @@ mod tests {
             merged("training: {lr: 1, epochs: 3}", "training.lr: 0.5"),
             merged("training: {lr: 1, epochs: 3}", "training: {lr: 0.5}")
         );
-        assert_eq!(
-            merged("a: 1", "+b.c: 2"),
-            serde_json::json!({"a": 1, "b": {"c": 2}})
-        );
+        assert_eq!(merged("a: 1", "+b.c: 2"), serde_json::json!({"a": 1, "b": {"c": 2}}));
     }
 
     #[test]
@@ -251,9 +218,7 @@ mod tests {
         assert_eq!(out[0].code, Code::UnknownOverride);
         assert_eq!(
             out[0].hint.as_deref(),
-            Some(
-                "did you mean `embedding_dim`? To add a new key on purpose, write `+embeding_dim`"
-            )
+            Some("did you mean `embedding_dim`? To add a new key on purpose, write `+embeding_dim`")
         );
         assert_eq!(out[1].code, Code::OverrideTypeMismatch);
     }
@@ -281,11 +246,8 @@ mod properties {
             any::<bool>().prop_map(Value::Bool),
             (-5i64..5).prop_map(Value::Int),
             "[a-c]{0,2}".prop_map(Value::String),
-            prop::collection::vec(
-                (-5i64..5).prop_map(|i| Node::new(Value::Int(i), Span::NONE)),
-                0..3
-            )
-            .prop_map(Value::seq),
+            prop::collection::vec((-5i64..5).prop_map(|i| Node::new(Value::Int(i), Span::NONE)), 0..3)
+                .prop_map(Value::seq),
         ]
         .prop_map(|v| Node::new(v, Span::NONE))
     }

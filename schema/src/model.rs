@@ -173,17 +173,13 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = text;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let number: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let factor = match rest[..unit_len].trim() {
             "ms" => 0.001,
             "s" | "sec" | "secs" => 1.0,
@@ -206,9 +202,7 @@ impl<'de> Deserialize<'de> for DurationValue {
             Json::String(s) => parse_duration(s),
             _ => None,
         };
-        parsed
-            .map(DurationValue)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{value}` is not a duration")))
+        parsed.map(DurationValue).ok_or_else(|| serde::de::Error::custom(format!("`{value}` is not a duration")))
     }
 }
 

@@ -53,10 +53,7 @@ impl Overrides {
             return Overrides::default();
         }
         let raw = Node::new(Value::map(map), Span::new(file, 0, text.len()));
-        Overrides {
-            merged: Some(expand_dotted(&raw)),
-            raw: Some(raw),
-        }
+        Overrides { merged: Some(expand_dotted(&raw)), raw: Some(raw) }
     }
 
     /// Warns about keys base.yaml lacks and type changes.
@@ -72,9 +69,7 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && !key.starts_with('.')
         && !key.ends_with('.')
-        && key
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Reads the value as YAML; anything YAML rejects is taken as a string.
@@ -126,10 +121,7 @@ mod tests {
         let o = Overrides::parse(&args, &mut sources, &mut out);
         assert_eq!(out.len(), 1);
         let merged = o.merged.unwrap().to_json();
-        assert_eq!(
-            merged,
-            serde_json::json!({"training": {"lr": 0.5}, "tags": ["a", "b"], "name": "007"})
-        );
+        assert_eq!(merged, serde_json::json!({"training": {"lr": 0.5}, "tags": ["a", "b"], "name": "007"}));
         let raw = o.raw.unwrap();
         let lr = raw.get("training.lr").unwrap();
         let file = sources.get(lr.span.file).unwrap();

@@ -55,18 +55,13 @@ impl Role {
     /// The role of a file by its name (`env.yaml`, `trials.yml`, ...).
     pub fn from_file_name(path: &Path) -> Option<Role> {
         let name = path.file_name()?.to_str()?;
-        let stem = name
-            .strip_suffix(".yaml")
-            .or_else(|| name.strip_suffix(".yml"))?;
+        let stem = name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml"))?;
         Role::ALL.into_iter().find(|r| r.name() == stem)
     }
 
     /// The file of this role in a directory, if there is one.
     pub fn find_in(self, loader: &dyn Loader, dir: &Path) -> Option<PathBuf> {
-        ["yaml", "yml"]
-            .iter()
-            .map(|ext| dir.join(format!("{}.{ext}", self.name())))
-            .find(|p| loader.is_file(p))
+        ["yaml", "yml"].iter().map(|ext| dir.join(format!("{}.{ext}", self.name()))).find(|p| loader.is_file(p))
     }
 }
 
@@ -131,12 +126,7 @@ impl Project {
     /// The workspace directory: `env.workspace` relative to the config
     /// directory, `outputs` when unset.
     pub fn workspace(&self) -> PathBuf {
-        match self
-            .env
-            .workspace
-            .as_deref()
-            .filter(|w| !w.trim().is_empty())
-        {
+        match self.env.workspace.as_deref().filter(|w| !w.trim().is_empty()) {
             Some(w) => normalize(&self.dir.join(w)),
             None => normalize(&self.dir.join("outputs")),
         }
@@ -170,10 +160,7 @@ pub fn load(loader: &dyn Loader, path: &Path) -> Analysis {
         return asm.load_directory(&path);
     }
     if Role::from_file_name(&path).is_some() {
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         return asm.load_directory(&normalize(&dir));
     }
     asm.load_single_file(&path, None)
@@ -189,12 +176,7 @@ pub fn load_text(loader: &dyn Loader, path: &Path, text: &str) -> Analysis {
 /// notebook cell's body): its `env`, `experiment` and `base` sections merge
 /// over the directory's files; its `trials` (a list, or the `trials`
 /// section) replace the directory's trials.
-pub fn load_with_overlay(
-    loader: &dyn Loader,
-    dir: &Path,
-    overlay_name: &Path,
-    overlay: &str,
-) -> Analysis {
+pub fn load_with_overlay(loader: &dyn Loader, dir: &Path, overlay_name: &Path, overlay: &str) -> Analysis {
     Assembler::new(loader).load_overlay(&normalize(dir), overlay_name, overlay)
 }
 
@@ -216,11 +198,7 @@ struct Docs {
 
 impl<'l> Assembler<'l> {
     fn new(loader: &'l dyn Loader) -> Assembler<'l> {
-        Assembler {
-            loader,
-            sources: Sources::new(),
-            diags: Vec::new(),
-        }
+        Assembler { loader, sources: Sources::new(), diags: Vec::new() }
     }
 
     /// Reads and parses a file; `cite` is where an unreadable file is blamed.
@@ -228,12 +206,8 @@ impl<'l> Assembler<'l> {
         match self.loader.read(path) {
             Err(e) => {
                 self.diags.push(
-                    Diagnostic::error(
-                        Code::Io,
-                        cite,
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                    .with_hint("check that the path exists and is readable"),
+                    Diagnostic::error(Code::Io, cite, format!("cannot read {}: {e}", path.display()))
+                        .with_hint("check that the path exists and is readable"),
                 );
                 None
             }
@@ -246,18 +220,12 @@ impl<'l> Assembler<'l> {
         let parsed = yaml::parse(&text, id);
         self.diags.extend(parsed.errors);
         let mut docs = parsed.docs.into_iter();
-        let first = docs
-            .next()
-            .unwrap_or_else(|| Node::null(Span::new(id, 0, 0)));
+        let first = docs.next().unwrap_or_else(|| Node::null(Span::new(id, 0, 0)));
         if let Some(second) = docs.next() {
             self.diags.push(
                 Diagnostic::error(
                     Code::MultipleDocuments,
-                    Span::new(
-                        id,
-                        second.span.start as usize,
-                        second.span.start as usize + 1,
-                    ),
+                    Span::new(id, second.span.start as usize, second.span.start as usize + 1),
                     "a config file holds one YAML document, but a second one starts here",
                 )
                 .with_hint("remove the `---` separator, or move this document into its own file"),
@@ -269,11 +237,7 @@ impl<'l> Assembler<'l> {
     fn check_schema(&mut self, role: Role, node: &Node) {
         if !node.is_null() {
             // A bare trials list reads best as `trials[0]` in messages.
-            let at: &[&str] = if role == Role::Trials && node.as_seq().is_some() {
-                &["trials"]
-            } else {
-                &[]
-            };
+            let at: &[&str] = if role == Role::Trials && node.as_seq().is_some() { &["trials"] } else { &[] };
             validate(role.schema(), None, node, Span::NONE, at, &mut self.diags);
         }
     }
@@ -293,23 +257,17 @@ impl<'l> Assembler<'l> {
         }
         if docs.trials.is_none() && !docs.files.contains_key(&Role::Trials) {
             self.diags.push(
-                Diagnostic::error(Code::Io, Span::NONE, "no trials.yaml in the config directory")
-                    .with_hint("a config directory needs at least trials.yaml; `expman init DIR` writes a starting point"),
+                Diagnostic::error(Code::Io, Span::NONE, "no trials.yaml in the config directory").with_hint(
+                    "a config directory needs at least trials.yaml; `expman init DIR` writes a starting point",
+                ),
             );
         }
         self.finish(dir.to_path_buf(), Origin::Directory, docs)
     }
 
     fn load_single_file(mut self, path: &Path, text: Option<String>) -> Analysis {
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let parsed = match text {
             Some(text) => Some(self.parse_text(path, text)),
             None => self.read_yaml(path, Span::NONE),
@@ -323,15 +281,7 @@ impl<'l> Assembler<'l> {
 
     /// Reads a single-file document's sections into `docs`. A bare list is
     /// taken as the trials.
-    fn sections_into(
-        &mut self,
-        docs: &mut Docs,
-        id: FileId,
-        root: Node,
-        dir: &Path,
-        path: &Path,
-        validate_root: bool,
-    ) {
+    fn sections_into(&mut self, docs: &mut Docs, id: FileId, root: Node, dir: &Path, path: &Path, validate_root: bool) {
         match &root.value {
             Value::Seq(_) => {
                 validate(SchemaKind::Trials, None, &root, Span::NONE, &["trials"], &mut self.diags);
@@ -346,8 +296,14 @@ impl<'l> Assembler<'l> {
                     for (key, entry) in map.iter() {
                         if Role::ALL.iter().all(|r| r.name() != key) {
                             self.diags.push(
-                                Diagnostic::warning(Code::UnknownKey, entry.key_span, format!("unknown section `{key}`"))
-                                    .with_hint("a cell body holds a trials list, or any of `env`, `experiment`, `base`, `trials`"),
+                                Diagnostic::warning(
+                                    Code::UnknownKey,
+                                    entry.key_span,
+                                    format!("unknown section `{key}`"),
+                                )
+                                .with_hint(
+                                    "a cell body holds a trials list, or any of `env`, `experiment`, `base`, `trials`",
+                                ),
                             );
                         }
                     }
@@ -367,7 +323,10 @@ impl<'l> Assembler<'l> {
             _ => self.diags.push(Diagnostic::error(
                 Code::WrongType,
                 root.span,
-                format!("expected a mapping with `env`, `experiment`, `base` and `trials` sections, found {}", root.type_name()),
+                format!(
+                    "expected a mapping with `env`, `experiment`, `base` and `trials` sections, found {}",
+                    root.type_name()
+                ),
             )),
         }
     }
@@ -408,26 +367,18 @@ impl<'l> Assembler<'l> {
             docs.set(role, combined);
         }
         if docs.trials.is_none() {
-            self.diags.push(
-                Diagnostic::error(Code::Io, Span::new(id, 0, 0), "no trials: give a trials list in the cell, or `--dir` a config directory with trials.yaml"),
-            );
+            self.diags.push(Diagnostic::error(
+                Code::Io,
+                Span::new(id, 0, 0),
+                "no trials: give a trials list in the cell, or `--dir` a config directory with trials.yaml",
+            ));
         }
-        self.finish(
-            dir.to_path_buf(),
-            Origin::SingleFile(overlay_name.to_path_buf()),
-            docs,
-        )
+        self.finish(dir.to_path_buf(), Origin::SingleFile(overlay_name.to_path_buf()), docs)
     }
 
     /// Follows `extends:` (a file, or a directory holding a file of the same
     /// role), merging the chain; the extending file wins.
-    fn with_extends(
-        &mut self,
-        role: Role,
-        mut node: Node,
-        dir: &Path,
-        chain: &mut Vec<PathBuf>,
-    ) -> Node {
+    fn with_extends(&mut self, role: Role, mut node: Node, dir: &Path, chain: &mut Vec<PathBuf>) -> Node {
         let extends = match &mut node.value {
             Value::Map(m) => std::sync::Arc::make_mut(m).remove("extends"),
             _ => None,
@@ -467,12 +418,8 @@ impl<'l> Assembler<'l> {
         }
         if !self.loader.is_file(&path) {
             self.diags.push(
-                Diagnostic::error(
-                    Code::BadExtends,
-                    entry.value.span,
-                    format!("cannot find `{target}` to extend"),
-                )
-                .with_hint("`extends` takes a path relative to this file's directory"),
+                Diagnostic::error(Code::BadExtends, entry.value.span, format!("cannot find `{target}` to extend"))
+                    .with_hint("`extends` takes a path relative to this file's directory"),
             );
             return node;
         }
@@ -489,41 +436,22 @@ impl<'l> Assembler<'l> {
 
     fn finish(mut self, dir: PathBuf, origin: Origin, mut docs: Docs) -> Analysis {
         let env_lookup = LoaderEnv(self.loader);
-        let default_name = normalize(&dir)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("experiment")
-            .to_string();
+        let default_name = normalize(&dir).file_name().and_then(|n| n.to_str()).unwrap_or("experiment").to_string();
 
         let env_raw = as_map_or_empty(docs.env.take(), Span::NONE);
-        let env_node = interp::resolve(
-            &env_raw,
-            &Builtins::default(),
-            &env_lookup,
-            &self.sources,
-            &mut self.diags,
-        );
+        let env_node = interp::resolve(&env_raw, &Builtins::default(), &env_lookup, &self.sources, &mut self.diags);
         let env: EnvFile = serde_json::from_value(env_node.to_json()).unwrap_or_default();
 
         let exp_raw = as_map_or_empty(docs.experiment.take(), Span::NONE);
-        let mut exp_node = interp::resolve(
-            &exp_raw,
-            &Builtins::default(),
-            &env_lookup,
-            &self.sources,
-            &mut self.diags,
-        );
+        let mut exp_node = interp::resolve(&exp_raw, &Builtins::default(), &env_lookup, &self.sources, &mut self.diags);
         if exp_node.get("name").and_then(Node::as_str).is_none()
             && let Some(m) = exp_node.as_map_mut()
         {
             let name_node = Node::string(default_name.clone(), Span::NONE);
             m.insert("name", Span::NONE, name_node);
         }
-        let experiment: ExperimentFile =
-            serde_json::from_value(exp_node.to_json()).unwrap_or_else(|_| ExperimentFile {
-                name: default_name.clone(),
-                ..ExperimentFile::default()
-            });
+        let experiment: ExperimentFile = serde_json::from_value(exp_node.to_json())
+            .unwrap_or_else(|_| ExperimentFile { name: default_name.clone(), ..ExperimentFile::default() });
 
         let mut base = as_map_or_empty(docs.base.take(), Span::NONE);
         if let Some(m) = base.as_map_mut() {
@@ -538,12 +466,8 @@ impl<'l> Assembler<'l> {
         if trial_items.is_empty() && docs.files.contains_key(&Role::Trials) {
             let id = docs.files[&Role::Trials];
             self.diags.push(
-                Diagnostic::error(
-                    Code::MissingKey,
-                    Span::new(id, 0, 0),
-                    "no trials are defined",
-                )
-                .with_hint("add a trial: `- name: baseline`"),
+                Diagnostic::error(Code::MissingKey, Span::new(id, 0, 0), "no trials are defined")
+                    .with_hint("add a trial: `- name: baseline`"),
             );
         }
         let trials = self.read_trials(trial_items, &base, has_base);
@@ -580,22 +504,14 @@ impl<'l> Assembler<'l> {
                 _ => continue, // The schema reported it.
             };
             if name.trim().is_empty() {
-                self.diags.push(Diagnostic::error(
-                    Code::InvalidValue,
-                    name_node.span,
-                    "a trial name cannot be empty",
-                ));
+                self.diags.push(Diagnostic::error(Code::InvalidValue, name_node.span, "a trial name cannot be empty"));
                 continue;
             }
             if let Some(first) = seen.get(&name) {
                 self.diags.push(
-                    Diagnostic::error(
-                        Code::DuplicateTrial,
-                        name_node.span,
-                        format!("duplicate trial name `{name}`"),
-                    )
-                    .with_related(*first, "first defined here")
-                    .with_hint("trial names identify runs in the record; rename one of them"),
+                    Diagnostic::error(Code::DuplicateTrial, name_node.span, format!("duplicate trial name `{name}`"))
+                        .with_related(*first, "first defined here")
+                        .with_hint("trial names identify runs in the record; rename one of them"),
                 );
                 continue;
             }
@@ -617,11 +533,7 @@ impl<'l> Assembler<'l> {
             let tags = map
                 .get("tags")
                 .and_then(Node::as_map)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, e)| (k.to_string(), scalar_text(&e.value)))
-                        .collect()
-                })
+                .map(|m| m.iter().map(|(k, e)| (k.to_string(), scalar_text(&e.value))).collect())
                 .unwrap_or_default();
             seen.insert(name.clone(), name_node.span);
             trials.push(TrialDef {
@@ -639,13 +551,7 @@ impl<'l> Assembler<'l> {
         trials
     }
 
-    fn read_sweep(
-        &mut self,
-        sweep: Option<&Node>,
-        base: &Node,
-        check_base: bool,
-        trial: &str,
-    ) -> Vec<SweepAxis> {
+    fn read_sweep(&mut self, sweep: Option<&Node>, base: &Node, check_base: bool, trial: &str) -> Vec<SweepAxis> {
         let Some(map) = sweep.and_then(Node::as_map) else {
             return Vec::new();
         };
@@ -670,12 +576,7 @@ impl<'l> Assembler<'l> {
                 let mut probe = Map::new();
                 probe.insert(key.to_string(), entry.key_span, values[0].clone());
                 let probe = Node::new(Value::map(probe), entry.value.span);
-                check_overrides(
-                    base,
-                    &probe,
-                    &format!("the sweep of trial `{trial}`"),
-                    &mut self.diags,
-                );
+                check_overrides(base, &probe, &format!("the sweep of trial `{trial}`"), &mut self.diags);
             }
             axes.push(SweepAxis {
                 key: key.strip_prefix('+').unwrap_or(key).to_string(),
@@ -711,11 +612,7 @@ impl Docs {
 /// from its half-read tree (a value cut off by the error seen as null, say)
 /// would only mislead.
 pub(crate) fn drop_noise_after_syntax_errors(diags: &mut Vec<Diagnostic>) {
-    let broken: Vec<FileId> = diags
-        .iter()
-        .filter(|d| d.code == Code::YamlSyntax)
-        .map(|d| d.span.file)
-        .collect();
+    let broken: Vec<FileId> = diags.iter().filter(|d| d.code == Code::YamlSyntax).map(|d| d.span.file).collect();
     if !broken.is_empty() {
         diags.retain(|d| d.code == Code::YamlSyntax || !broken.contains(&d.span.file));
     }
@@ -725,11 +622,8 @@ pub(crate) fn drop_noise_after_syntax_errors(diags: &mut Vec<Diagnostic>) {
 fn combine(role: Role, parent: Node, child: Node) -> Node {
     if role == Role::Trials {
         let mut list = trials_list(parent);
-        let mut index: std::collections::HashMap<String, usize> = list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| Some((t.get("name")?.as_str()?.to_string(), i)))
-            .collect();
+        let mut index: std::collections::HashMap<String, usize> =
+            list.iter().enumerate().filter_map(|(i, t)| Some((t.get("name")?.as_str()?.to_string(), i))).collect();
         for trial in trials_list(child) {
             let name = trial.get("name").and_then(Node::as_str).map(str::to_string);
             match name.as_ref().and_then(|n| index.get(n)) {
@@ -756,10 +650,7 @@ fn combine(role: Role, parent: Node, child: Node) -> Node {
 fn trials_list(node: Node) -> Vec<Node> {
     match node.value {
         Value::Seq(items) => std::sync::Arc::unwrap_or_clone(items),
-        Value::Map(mut m) => match std::sync::Arc::make_mut(&mut m)
-            .remove("trials")
-            .map(|e| e.value.value)
-        {
+        Value::Map(mut m) => match std::sync::Arc::make_mut(&mut m).remove("trials").map(|e| e.value.value) {
             Some(Value::Seq(items)) => std::sync::Arc::unwrap_or_clone(items),
             _ => Vec::new(),
         },
@@ -769,22 +660,20 @@ fn trials_list(node: Node) -> Vec<Node> {
 
 /// `path` relative to `root` when it lies below it (for messages).
 fn relative_to(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| {
-            // A sibling directory: walk up as far as needed.
-            let mut up = PathBuf::new();
-            let mut base = root.to_path_buf();
-            loop {
-                if let Ok(rest) = path.strip_prefix(&base) {
-                    return up.join(rest);
-                }
-                if !base.pop() {
-                    return path.to_path_buf();
-                }
-                up.push("..");
+    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| {
+        // A sibling directory: walk up as far as needed.
+        let mut up = PathBuf::new();
+        let mut base = root.to_path_buf();
+        loop {
+            if let Ok(rest) = path.strip_prefix(&base) {
+                return up.join(rest);
             }
-        })
+            if !base.pop() {
+                return path.to_path_buf();
+            }
+            up.push("..");
+        }
+    })
 }
 
 fn as_map_or_empty(node: Option<Node>, span: Span) -> Node {

@@ -15,11 +15,7 @@ pub struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
 }
 
@@ -39,14 +35,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &Sources, style: Style) -> Strin
     );
     snippet(&mut out, sources, diagnostic.span, None, color, style);
     for related in &diagnostic.related {
-        snippet(
-            &mut out,
-            sources,
-            related.span,
-            Some(&related.message),
-            "1;36",
-            style,
-        );
+        snippet(&mut out, sources, related.span, Some(&related.message), "1;36", style);
     }
     if let Some(hint) = &diagnostic.hint {
         let _ = writeln!(out, "  {} {hint}", style.paint("1;36", "= hint:"));
@@ -54,14 +43,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &Sources, style: Style) -> Strin
     out
 }
 
-fn snippet(
-    out: &mut String,
-    sources: &Sources,
-    span: Span,
-    note: Option<&str>,
-    color: &str,
-    style: Style,
-) {
+fn snippet(out: &mut String, sources: &Sources, span: Span, note: Option<&str>, color: &str, style: Style) {
     let Some(file) = sources.get(span.file) else {
         if let Some(note) = note {
             let _ = writeln!(out, "  = note: {note}");
@@ -85,17 +67,11 @@ fn snippet(
     let bar = style.paint("1;34", "|");
     let shown: String = line_text.replace('\t', " ");
     let _ = writeln!(out, "{pad}{bar}");
-    let _ = writeln!(
-        out,
-        "{} {bar} {shown}",
-        style.paint("1;34", &format!("{:>width$}", start.line))
-    );
+    let _ = writeln!(out, "{} {bar} {shown}", style.paint("1;34", &format!("{:>width$}", start.line)));
     let span_width = if end.line == start.line {
         (end.col.saturating_sub(start.col)).max(1) as usize
     } else {
-        (line_text.chars().count() + 1)
-            .saturating_sub(start.col as usize)
-            .max(1)
+        (line_text.chars().count() + 1).saturating_sub(start.col as usize).max(1)
     };
     let carets = "^".repeat(span_width);
     let marker = match note {
@@ -111,9 +87,5 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{}, {}",
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
 }

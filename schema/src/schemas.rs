@@ -22,13 +22,8 @@ pub enum SchemaKind {
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 5] = [
-        SchemaKind::Env,
-        SchemaKind::Experiment,
-        SchemaKind::Base,
-        SchemaKind::Trials,
-        SchemaKind::Config,
-    ];
+    pub const ALL: [SchemaKind; 5] =
+        [SchemaKind::Env, SchemaKind::Experiment, SchemaKind::Base, SchemaKind::Trials, SchemaKind::Config];
 
     /// The short name used on the command line and in file names.
     pub fn name(self) -> &'static str {
@@ -70,9 +65,7 @@ impl SchemaKind {
 
     /// The schema the types generate now (what the checked-in file must equal).
     pub fn generate(self) -> Json {
-        let generator = SchemaSettings::draft2020_12()
-            .for_deserialize()
-            .into_generator();
+        let generator = SchemaSettings::draft2020_12().for_deserialize().into_generator();
         let schema = match self {
             SchemaKind::Env => generator.into_root_schema_for::<model::EnvFile>(),
             SchemaKind::Experiment => generator.into_root_schema_for::<model::ExperimentFile>(),
@@ -82,13 +75,7 @@ impl SchemaKind {
         };
         let mut value = schema.to_value();
         if let Some(obj) = value.as_object_mut() {
-            obj.insert(
-                "$id".into(),
-                Json::String(format!(
-                    "https://expman.invalid/schema/{}",
-                    self.file_name()
-                )),
-            );
+            obj.insert("$id".into(), Json::String(format!("https://expman.invalid/schema/{}", self.file_name())));
         }
         value
     }
@@ -137,20 +124,14 @@ mod tests {
                 Json::Object(map) => {
                     for (k, v) in map {
                         let is_keyword = !in_properties;
-                        if is_keyword && !crate::validate::SUPPORTED_KEYWORDS.contains(&k.as_str())
-                        {
+                        if is_keyword && !crate::validate::SUPPORTED_KEYWORDS.contains(&k.as_str()) {
                             out.push(k.clone());
                         }
                         let children_are_names = is_keyword && (k == "properties" || k == "$defs");
                         if is_keyword
                             && matches!(
                                 k.as_str(),
-                                "enum"
-                                    | "enumDescriptions"
-                                    | "const"
-                                    | "default"
-                                    | "required"
-                                    | "x-expman-closed-when"
+                                "enum" | "enumDescriptions" | "const" | "default" | "required" | "x-expman-closed-when"
                             )
                         {
                             continue;

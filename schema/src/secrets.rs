@@ -7,23 +7,9 @@ use crate::yaml::{Map, Node, Value};
 pub const MASK: &str = "********";
 
 /// Words that make a key a secret on their own.
-const SECRET_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "apikey",
-    "credential",
-    "credentials",
-];
+const SECRET_WORDS: &[&str] = &["password", "passwd", "pwd", "secret", "token", "apikey", "credential", "credentials"];
 /// Word pairs that do (`api_key`, `accessKey`, `private-key`).
-const SECRET_PAIRS: &[(&str, &str)] = &[
-    ("api", "key"),
-    ("access", "key"),
-    ("private", "key"),
-    ("secret", "key"),
-];
+const SECRET_PAIRS: &[(&str, &str)] = &[("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key")];
 
 /// Splits `MLFLOW_TRACKING_TOKEN`, `apiKey`, `db-password` into lowercase words.
 fn words(key: &str) -> Vec<String> {
@@ -55,11 +41,7 @@ fn words(key: &str) -> Vec<String> {
 pub fn is_secret_key(key: &str) -> bool {
     let words = words(key);
     words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
-        || words.windows(2).any(|pair| {
-            SECRET_PAIRS
-                .iter()
-                .any(|(a, b)| pair[0] == *a && pair[1] == *b)
-        })
+        || words.windows(2).any(|pair| SECRET_PAIRS.iter().any(|(a, b)| pair[0] == *a && pair[1] == *b))
 }
 
 /// A copy of the tree with every secret value replaced by [`MASK`].
@@ -68,8 +50,7 @@ pub fn mask(node: &Node) -> Node {
         Value::Map(m) => {
             let mut out = Map::new();
             for (k, e) in m.iter() {
-                let value = if is_secret_key(k) && !e.value.is_null() && e.value.as_map().is_none()
-                {
+                let value = if is_secret_key(k) && !e.value.is_null() && e.value.as_map().is_none() {
                     Node::string(MASK, e.value.span)
                 } else {
                     mask(&e.value)

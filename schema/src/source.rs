@@ -24,18 +24,10 @@ pub struct Span {
 
 impl Span {
     /// A span that points into no file.
-    pub const NONE: Span = Span {
-        file: FileId::NONE,
-        start: 0,
-        end: 0,
-    };
+    pub const NONE: Span = Span { file: FileId::NONE, start: 0, end: 0 };
 
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span {
-            file,
-            start: start as u32,
-            end: end.max(start) as u32,
-        }
+        Span { file, start: start as u32, end: end.max(start) as u32 }
     }
 
     /// Whether this span points into a real file.
@@ -57,11 +49,7 @@ impl Span {
         if !other.is_real() || other.file != self.file {
             return self;
         }
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 }
 
@@ -93,10 +81,7 @@ impl LineIndex {
             }
             i += 1;
         }
-        LineIndex {
-            line_starts,
-            ascii: text.is_ascii(),
-        }
+        LineIndex { line_starts, ascii: text.is_ascii() }
     }
 
     /// Number of lines (a text ending in a newline has an empty last line).
@@ -115,11 +100,7 @@ impl LineIndex {
     /// Byte range of a 0-based line, without its line terminator.
     pub fn line_range(&self, text: &str, line: usize) -> (usize, usize) {
         let start = self.line_starts[line] as usize;
-        let mut end = self
-            .line_starts
-            .get(line + 1)
-            .map(|&s| s as usize)
-            .unwrap_or(text.len());
+        let mut end = self.line_starts.get(line + 1).map(|&s| s as usize).unwrap_or(text.len());
         let bytes = text.as_bytes();
         while end > start && matches!(bytes[end - 1], b'\n' | b'\r') {
             end -= 1;
@@ -132,17 +113,9 @@ impl LineIndex {
         let offset = (offset as usize).min(text.len());
         let line = self.line_of(offset as u32);
         let start = self.line_starts[line] as usize;
-        let col = if self.ascii {
-            offset - start
-        } else {
-            text[start..floor_char_boundary(text, offset)]
-                .chars()
-                .count()
-        };
-        LineCol {
-            line: line as u32 + 1,
-            col: col as u32 + 1,
-        }
+        let col =
+            if self.ascii { offset - start } else { text[start..floor_char_boundary(text, offset)].chars().count() };
+        LineCol { line: line as u32 + 1, col: col as u32 + 1 }
     }
 
     /// 0-based line and UTF-16 column of a byte offset, as LSP wants them.
@@ -153,10 +126,7 @@ impl LineIndex {
         let col = if self.ascii {
             offset - start
         } else {
-            text[start..floor_char_boundary(text, offset)]
-                .chars()
-                .map(char::len_utf16)
-                .sum()
+            text[start..floor_char_boundary(text, offset)].chars().map(char::len_utf16).sum()
         };
         (line as u32, col as u32)
     }
@@ -188,11 +158,7 @@ impl LineIndex {
         if self.ascii {
             return (start + col).min(end);
         }
-        text[start..end]
-            .char_indices()
-            .nth(col)
-            .map(|(i, _)| start + i)
-            .unwrap_or(end)
+        text[start..end].char_indices().nth(col).map(|(i, _)| start + i).unwrap_or(end)
     }
 }
 
@@ -218,9 +184,7 @@ impl SourceFile {
 
     /// The text of a 1-based line, without its terminator.
     pub fn line_text(&self, line: u32) -> &str {
-        let (s, e) = self
-            .lines
-            .line_range(&self.text, (line as usize).saturating_sub(1));
+        let (s, e) = self.lines.line_range(&self.text, (line as usize).saturating_sub(1));
         &self.text[s..e]
     }
 
@@ -246,11 +210,7 @@ impl Sources {
     pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> FileId {
         let text = text.into();
         let lines = LineIndex::new(&text);
-        self.files.push(SourceFile {
-            path: path.into(),
-            text,
-            lines,
-        });
+        self.files.push(SourceFile { path: path.into(), text, lines });
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -260,17 +220,11 @@ impl Sources {
 
     /// The id of a file already added under `path`.
     pub fn find(&self, path: &Path) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.path == path)
-            .map(|i| FileId(i as u32))
+        self.files.iter().position(|f| f.path == path).map(|i| FileId(i as u32))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(i as u32), f))
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
     }
 
     /// `path:line:col` of a span's start, or `<none>` for spans into no file.

@@ -5,10 +5,7 @@
 pub fn init_files(experiment_name: &str) -> Vec<(&'static str, String)> {
     vec![
         ("env.yaml", ENV.to_string()),
-        (
-            "experiment.yaml",
-            EXPERIMENT.replace("{name}", experiment_name),
-        ),
+        ("experiment.yaml", EXPERIMENT.replace("{name}", experiment_name)),
         ("base.yaml", BASE.to_string()),
         ("trials.yaml", TRIALS.to_string()),
         ("train.py", TRAIN.to_string()),
@@ -109,17 +106,8 @@ mod tests {
         for (name, text) in super::init_files("demo") {
             loader = loader.with_file(format!("new/{name}"), text);
         }
-        let (analysis, expansion) = crate::check(
-            &loader,
-            std::path::Path::new("new"),
-            &[],
-            Default::default(),
-        );
-        assert!(
-            analysis.diagnostics.is_empty(),
-            "{:?}",
-            analysis.diagnostics
-        );
+        let (analysis, expansion) = crate::check(&loader, std::path::Path::new("new"), &[], Default::default());
+        assert!(analysis.diagnostics.is_empty(), "{:?}", analysis.diagnostics);
         assert_eq!(expansion.runs.len(), 6);
     }
 }

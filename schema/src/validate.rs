@@ -57,14 +57,7 @@ pub const SUPPORTED_KEYWORDS: &[&str] = &[
 /// when `def` is given). `label` is where "missing key" errors point: the
 /// key under which `node` sits. `at` is the path of `node` in its file, for
 /// messages (`["pipeline"]` when checking a trial's merged pipeline).
-pub fn validate(
-    kind: SchemaKind,
-    def: Option<&str>,
-    node: &Node,
-    label: Span,
-    at: &[&str],
-    out: &mut Vec<Diagnostic>,
-) {
+pub fn validate(kind: SchemaKind, def: Option<&str>, node: &Node, label: Span, at: &[&str], out: &mut Vec<Diagnostic>) {
     let schema = CompiledSchema::of(kind);
     let start = match def {
         Some(name) => match schema.def(name) {
@@ -73,10 +66,7 @@ pub fn validate(
         },
         None => schema.root(),
     };
-    let mut v = Validator {
-        schema,
-        path: at.iter().map(|s| s.to_string()).collect(),
-    };
+    let mut v = Validator { schema, path: at.iter().map(|s| s.to_string()).collect() };
     v.check(start, node, label, out);
 }
 
@@ -99,10 +89,7 @@ pub fn display_path(path: &[String]) -> String {
 /// Whether a string is nothing but one `${...}` interpolation, whose type is
 /// only known once it is resolved.
 pub fn is_whole_interpolation(s: &str) -> bool {
-    s.starts_with("${")
-        && s.ends_with('}')
-        && s[2..].find("${").is_none()
-        && s.matches('}').count() == 1
+    s.starts_with("${") && s.ends_with('}') && s[2..].find("${").is_none() && s.matches('}').count() == 1
 }
 
 fn accepts(types: Types, value: &Value) -> bool {
@@ -110,10 +97,7 @@ fn accepts(types: Types, value: &Value) -> bool {
         Value::Null => types.has(Types::NULL),
         Value::Bool(_) => types.has(Types::BOOLEAN),
         Value::Int(_) => types.has(Types::INTEGER) || types.has(Types::NUMBER),
-        Value::Float(f) => {
-            types.has(Types::NUMBER)
-                || (types.has(Types::INTEGER) && f.fract() == 0.0 && f.is_finite())
-        }
+        Value::Float(f) => types.has(Types::NUMBER) || (types.has(Types::INTEGER) && f.fract() == 0.0 && f.is_finite()),
         Value::String(_) => types.has(Types::STRING),
         Value::Seq(_) => types.has(Types::ARRAY),
         Value::Map(_) => types.has(Types::OBJECT),
@@ -158,28 +142,16 @@ impl Validator {
 
     /// The full path of the value being checked, for messages.
     fn key_name(&self) -> String {
-        if self.path.is_empty() {
-            "value".into()
-        } else {
-            display_path(&self.path)
-        }
+        if self.path.is_empty() { "value".into() } else { display_path(&self.path) }
     }
 
     fn wrong_type(&self, id: NodeId, node: &Node, label: Span) -> Diagnostic {
         let what = self.types_of(id).phrase();
-        let span = if node.span.is_real() {
-            node.span
-        } else {
-            label
-        };
+        let span = if node.span.is_real() { node.span } else { label };
         Diagnostic::error(
             Code::WrongType,
             span,
-            format!(
-                "expected {what} for `{}`, found {}",
-                self.key_name(),
-                found(node)
-            ),
+            format!("expected {what} for `{}`, found {}", self.key_name(), found(node)),
         )
         .with_hint(type_hint(&what, node))
     }
@@ -248,11 +220,7 @@ impl Validator {
                     out.push(Diagnostic::error(
                         Code::InvalidValue,
                         node.span,
-                        format!(
-                            "`{}` needs at least {min} item(s), found {}",
-                            self.key_name(),
-                            items.len()
-                        ),
+                        format!("`{}` needs at least {min} item(s), found {}", self.key_name(), items.len()),
                     ));
                 }
                 if let Some(item_schema) = schema.items {
@@ -267,19 +235,9 @@ impl Validator {
         }
     }
 
-    fn check_alternatives(
-        &mut self,
-        id: NodeId,
-        node: &Node,
-        label: Span,
-        out: &mut Vec<Diagnostic>,
-    ) {
+    fn check_alternatives(&mut self, id: NodeId, node: &Node, label: Span, out: &mut Vec<Diagnostic>) {
         let alternatives = &self.node(id).alternatives;
-        let fitting: Vec<NodeId> = alternatives
-            .iter()
-            .copied()
-            .filter(|&a| self.fits(a, &node.value))
-            .collect();
+        let fitting: Vec<NodeId> = alternatives.iter().copied().filter(|&a| self.fits(a, &node.value)).collect();
         match fitting.len() {
             0 => out.push(self.wrong_type(id, node, label)),
             1 => self.check(fitting[0], node, label, out),
@@ -307,11 +265,7 @@ impl Validator {
         if schema.enum_values.contains(&value) {
             return;
         }
-        let names: Vec<&str> = schema
-            .enum_values
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect();
+        let names: Vec<&str> = schema.enum_values.iter().filter_map(|v| v.as_str()).collect();
         let shown = match &node.value {
             Value::String(s) => s.clone(),
             v => format_scalar(v),
@@ -322,16 +276,14 @@ impl Validator {
         } else {
             Diagnostic::error(Code::InvalidValue, node.span, message)
         };
-        let suffix = if schema.open_enum {
-            " (other values must be registered by a plug-in)"
-        } else {
-            ""
-        };
+        let suffix = if schema.open_enum { " (other values must be registered by a plug-in)" } else { "" };
         match closest(&shown, names.iter().copied()) {
             Some(s) => {
-                d = d
-                    .with_hint(format!("did you mean `{s}`?{suffix}"))
-                    .with_fix(format!("Replace with `{s}`"), node.span, s.to_string());
+                d = d.with_hint(format!("did you mean `{s}`?{suffix}")).with_fix(
+                    format!("Replace with `{s}`"),
+                    node.span,
+                    s.to_string(),
+                );
             }
             None => d = d.with_hint(format!("expected one of: {}{suffix}", names.join(", "))),
         }
@@ -341,11 +293,7 @@ impl Validator {
     fn check_bounds(&self, schema: &SchemaNode, node: &Node, out: &mut Vec<Diagnostic>) {
         let Some(x) = node.as_f64() else { return };
         let show = |f: f64| {
-            if f.fract() == 0.0 {
-                format!("{}", f as i64)
-            } else {
-                f.to_string()
-            }
+            if f.fract() == 0.0 { format!("{}", f as i64) } else { f.to_string() }
         };
         if let Some(min) = schema.minimum
             && x < min
@@ -353,12 +301,7 @@ impl Validator {
             out.push(Diagnostic::error(
                 Code::InvalidValue,
                 node.span,
-                format!(
-                    "`{}` must be at least {}, found {}",
-                    self.key_name(),
-                    show(min),
-                    show(x)
-                ),
+                format!("`{}` must be at least {}, found {}", self.key_name(), show(min), show(x)),
             ));
         }
         if let Some(max) = schema.maximum
@@ -367,12 +310,7 @@ impl Validator {
             out.push(Diagnostic::error(
                 Code::InvalidValue,
                 node.span,
-                format!(
-                    "`{}` must be at most {}, found {}",
-                    self.key_name(),
-                    show(max),
-                    show(x)
-                ),
+                format!("`{}` must be at most {}, found {}", self.key_name(), show(max), show(x)),
             ));
         }
     }
@@ -387,10 +325,7 @@ impl Validator {
     ) {
         let mut additional = schema.additional.as_ref();
         if let Some(rule) = &schema.closed_when {
-            let value = map
-                .get(&rule.property)
-                .map(Node::to_json)
-                .or_else(|| rule.default.clone());
+            let value = map.get(&rule.property).map(Node::to_json).or_else(|| rule.default.clone());
             let closed = value.as_ref().is_some_and(|v| rule.values.contains(v));
             if !closed {
                 additional = None;
@@ -402,19 +337,19 @@ impl Validator {
                 Some(prop) if prop.unused => {
                     let why = prop.description.as_deref().unwrap_or("Not used by expman.");
                     out.push(
-                        Diagnostic::warning(Code::UnusedKey, entry.key_span, format!("`{key}` is ignored by expman{}", self.where_parent()))
-                            .with_hint(format!("{why} It is accepted for compatibility with experiment_manager configs.")),
+                        Diagnostic::warning(
+                            Code::UnusedKey,
+                            entry.key_span,
+                            format!("`{key}` is ignored by expman{}", self.where_parent()),
+                        )
+                        .with_hint(format!("{why} It is accepted for compatibility with experiment_manager configs.")),
                     );
                 }
                 Some(prop) => self.check(prop.schema, &entry.value, entry.key_span, out),
                 None => match additional {
                     Some(Additional::Deny) => {
-                        let known: Vec<&str> = schema
-                            .properties
-                            .iter()
-                            .filter(|p| !p.unused)
-                            .map(|p| p.name.as_str())
-                            .collect();
+                        let known: Vec<&str> =
+                            schema.properties.iter().filter(|p| !p.unused).map(|p| p.name.as_str()).collect();
                         let mut d = Diagnostic::warning(
                             Code::UnknownKey,
                             entry.key_span,
@@ -435,9 +370,7 @@ impl Validator {
                         }
                         out.push(d);
                     }
-                    Some(Additional::Schema(extra)) => {
-                        self.check(*extra, &entry.value, entry.key_span, out)
-                    }
+                    Some(Additional::Schema(extra)) => self.check(*extra, &entry.value, entry.key_span, out),
                     Some(Additional::Any) | None => {}
                 },
             }
@@ -445,23 +378,12 @@ impl Validator {
         }
         for key in &schema.required {
             if !map.contains_key(key) {
-                let span = if label.is_real() {
-                    label
-                } else {
-                    first_line(node)
-                };
-                let owner = if self.path.is_empty() {
-                    String::new()
-                } else {
-                    format!(" in `{}`", display_path(&self.path))
-                };
+                let span = if label.is_real() { label } else { first_line(node) };
+                let owner =
+                    if self.path.is_empty() { String::new() } else { format!(" in `{}`", display_path(&self.path)) };
                 out.push(
-                    Diagnostic::error(
-                        Code::MissingKey,
-                        span,
-                        format!("missing required key `{key}`{owner}"),
-                    )
-                    .with_hint(format!("add `{key}: ...`")),
+                    Diagnostic::error(Code::MissingKey, span, format!("missing required key `{key}`{owner}"))
+                        .with_hint(format!("add `{key}: ...`")),
                 );
             }
         }
@@ -497,11 +419,7 @@ fn type_hint(expected: &str, node: &Node) -> String {
 /// editor does not underline a whole trial.
 pub(crate) fn first_line(node: &Node) -> Span {
     match &node.value {
-        Value::Map(m) => m
-            .iter()
-            .next()
-            .map(|(_, e)| e.key_span)
-            .unwrap_or(node.span),
+        Value::Map(m) => m.iter().next().map(|(_, e)| e.key_span).unwrap_or(node.span),
         _ => node.span,
     }
 }

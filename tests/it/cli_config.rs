@@ -6,12 +6,7 @@ use std::process::{Command, Output};
 use expman_tests::{TempDir, bin, fixtures, repo_root};
 
 fn expman(args: &[&str]) -> Output {
-    Command::new(bin("expman"))
-        .args(args)
-        .current_dir(repo_root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run expman")
+    Command::new(bin("expman")).args(args).current_dir(repo_root()).env("NO_COLOR", "1").output().expect("run expman")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -22,10 +17,7 @@ fn text(bytes: &[u8]) -> String {
 fn validate_quickstart_summarises() {
     let out = expman(&["validate", "examples/quickstart"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "ok: experiment `quickstart`: 3 trials, 10 runs to launch"
-    );
+    assert_eq!(text(&out.stdout).trim(), "ok: experiment `quickstart`: 3 trials, 10 runs to launch");
 }
 
 #[test]
@@ -34,11 +26,11 @@ fn validate_broken_exits_1_with_caret_diagnostics() {
     let out = expman(&["validate", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("error[wrong-type]: expected an integer for `trials[0].repeat`, found a string (`three`)"), "{err}");
     assert!(
-        err.contains("2 |   repeat: three\n  |           ^^^^^"),
+        err.contains("error[wrong-type]: expected an integer for `trials[0].repeat`, found a string (`three`)"),
         "{err}"
     );
+    assert!(err.contains("2 |   repeat: three\n  |           ^^^^^"), "{err}");
 }
 
 #[test]
@@ -64,25 +56,11 @@ fn preview_one_run_masks_secrets() {
         "seed: 1\ndb: {password: hunter2, user: me}\npipeline: {command: [true]}\n",
     )
     .unwrap();
-    std::fs::write(
-        tmp.path().join("trials.yaml"),
-        "- {name: small_model, repeat: 3}\n",
-    )
-    .unwrap();
-    let out = expman(&[
-        "preview",
-        tmp.path().to_str().unwrap(),
-        "--trial",
-        "small_model",
-        "--repeat",
-        "2",
-    ]);
+    std::fs::write(tmp.path().join("trials.yaml"), "- {name: small_model, repeat: 3}\n").unwrap();
+    let out = expman(&["preview", tmp.path().to_str().unwrap(), "--trial", "small_model", "--repeat", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    assert!(
-        shown.starts_with("# trial: small_model, repeat 2/3, seed 2, config "),
-        "{shown}"
-    );
+    assert!(shown.starts_with("# trial: small_model, repeat 2/3, seed 2, config "), "{shown}");
     assert!(shown.contains("password: \"********\""), "{shown}");
     assert!(!shown.contains("hunter2"));
     let out = expman(&["preview", tmp.path().to_str().unwrap(), "--trial", "nope"]);
@@ -92,23 +70,14 @@ fn preview_one_run_masks_secrets() {
 
 #[test]
 fn preview_quickstart_trial_and_repeat() {
-    let out = expman(&[
-        "preview",
-        "examples/quickstart",
-        "--trial",
-        "small_lr",
-        "--repeat",
-        "2",
-        "--format",
-        "json",
-    ]);
+    let out = expman(&["preview", "examples/quickstart", "--trial", "small_lr", "--repeat", "2", "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["trial"], "small_lr");
     assert_eq!(runs[0]["repeat"], 2);
     assert_eq!(runs[0]["config"]["training"]["lr"], 0.005);
-    assert_eq!(runs[0]["config"]["training"]["epochs"], 15);
+    assert_eq!(runs[0]["config"]["training"]["epochs"], 40);
     assert_eq!(runs[0]["config"]["seed"], 43);
 }
 
@@ -117,10 +86,7 @@ fn schema_prints_draft_2020_12() {
     let out = expman(&["schema", "trials"]);
     assert!(out.status.success());
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     let tmp = TempDir::new("schema-out");
     let out = expman(&["schema", "--out", tmp.path().to_str().unwrap()]);
     assert!(out.status.success());

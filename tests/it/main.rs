@@ -1,9 +1,11 @@
 //! End-to-end tests, one binary for the whole workspace (each test binary
 //! links everything again, so there is only this one).
 
+mod callbacks;
 mod cli_config;
 mod cli_record;
 mod config_corpus;
+mod hardware_capture;
 mod python_client;
 mod runner;
 mod rust_pipeline;

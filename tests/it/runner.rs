@@ -32,20 +32,10 @@ fn each_failure_gets_its_status_and_the_others_finish() {
     );
     let out = expman_in(&dir, &["run", ".", "--parallel", "3"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let runs = runs_json(&dir);
     assert_eq!(runs.len(), 6);
-    let status = |t: &str| {
-        by_trial(&runs, t)[0]["status"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let status = |t: &str| by_trial(&runs, t)[0]["status"].as_str().unwrap().to_string();
     assert_eq!(status("ok"), "SUCCESS");
     assert_eq!(status("also_ok"), "SUCCESS");
     assert_eq!(status("fails"), "FAILED");
@@ -55,67 +45,25 @@ fn each_failure_gets_its_status_and_the_others_finish() {
     let fails = by_trial(&runs, "fails")[0];
     assert_eq!(fails["exit_code"], 3);
     let error = fails["error"].as_str().unwrap();
-    assert!(
-        error.starts_with("exited with code 3") && error.contains("boom"),
-        "{error}"
-    );
-    let segv = by_trial(&runs, "segfault")[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        segv.starts_with("killed by SIGSEGV (segmentation fault)"),
-        "{segv}"
-    );
-    let stubborn = by_trial(&runs, "ignores_sigterm")[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        stubborn.contains("did not stop within the 1s grace period and was killed"),
-        "{stubborn}"
-    );
-    let polite = by_trial(&runs, "times_out")[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        polite.contains("exceeded `pipeline.timeout`") && polite.contains("SIGTERM"),
-        "{polite}"
-    );
+    assert!(error.starts_with("exited with code 3") && error.contains("boom"), "{error}");
+    let segv = by_trial(&runs, "segfault")[0]["error"].as_str().unwrap().to_string();
+    assert!(segv.starts_with("killed by SIGSEGV (segmentation fault)"), "{segv}");
+    let stubborn = by_trial(&runs, "ignores_sigterm")[0]["error"].as_str().unwrap().to_string();
+    assert!(stubborn.contains("did not stop within the 1s grace period and was killed"), "{stubborn}");
+    let polite = by_trial(&runs, "times_out")[0]["error"].as_str().unwrap().to_string();
+    assert!(polite.contains("exceeded `pipeline.timeout`") && polite.contains("SIGTERM"), "{polite}");
     // The successful run's metrics and artifact are recorded.
     let ok = by_trial(&runs, "ok")[0];
     assert_eq!(ok["metrics"]["loss"], 0.5);
     let run_dir = Path::new(ok["run_dir"].as_str().unwrap());
-    for file in [
-        "config.yaml",
-        "config.json",
-        "stdout.log",
-        "stderr.log",
-        "events.jsonl",
-        "model.bin",
-    ] {
-        assert!(
-            run_dir.join(file).exists(),
-            "{file} missing in {}",
-            run_dir.display()
-        );
+    for file in ["config.yaml", "config.json", "stdout.log", "stderr.log", "events.jsonl", "model.bin"] {
+        assert!(run_dir.join(file).exists(), "{file} missing in {}", run_dir.display());
     }
     let show = expman_in(&dir, &["show", ok["id"].as_str().unwrap()]);
     let shown = String::from_utf8_lossy(&show.stdout);
-    assert!(
-        shown.contains("model.bin") && shown.contains("18 bytes"),
-        "{shown}"
-    );
+    assert!(shown.contains("model.bin") && shown.contains("18 bytes"), "{shown}");
     // The summary table names every trial.
-    for trial in [
-        "ok",
-        "fails",
-        "segfault",
-        "times_out",
-        "ignores_sigterm",
-        "also_ok",
-    ] {
+    for trial in ["ok", "fails", "segfault", "times_out", "ignores_sigterm", "also_ok"] {
         assert!(stdout.contains(trial), "{stdout}");
     }
 }
@@ -136,9 +84,7 @@ fn running_pids(db: &Path) -> Vec<i32> {
 
 fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
 }
 
 #[test]
@@ -159,10 +105,7 @@ fn ctrl_c_stops_every_run_and_keeps_the_record_consistent() {
         .spawn()
         .unwrap();
     let db = dir.join("out/expman.db");
-    assert!(
-        wait_until(Duration::from_secs(20), || running_pids(&db).len() == 2),
-        "runs did not start"
-    );
+    assert!(wait_until(Duration::from_secs(20), || running_pids(&db).len() == 2), "runs did not start");
     let pids = running_pids(&db);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let status = child.wait().unwrap();
@@ -175,15 +118,9 @@ fn ctrl_c_stops_every_run_and_keeps_the_record_consistent() {
     for run in &runs {
         assert_eq!(run["status"], "KILLED", "{run}");
     }
-    let stubborn = by_trial(&runs, "stubborn")[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let stubborn = by_trial(&runs, "stubborn")[0]["error"].as_str().unwrap().to_string();
     assert!(stubborn.contains("was killed"), "{stubborn}");
-    let never = by_trial(&runs, "never_started")[0]["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let never = by_trial(&runs, "never_started")[0]["error"].as_str().unwrap().to_string();
     assert_eq!(never, "cancelled before it started");
 }
 
@@ -210,28 +147,20 @@ fn a_killed_runner_loses_nothing_and_resume_finishes_the_rest() {
         std::fs::read_dir(dir.join("out/crashy/slow"))
             .map(|entries| {
                 entries
-                    .filter_map(|e| {
-                        std::fs::read_to_string(e.ok()?.path().join("events.jsonl")).ok()
-                    })
+                    .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("events.jsonl")).ok())
                     .filter(|t| t.matches("\"metrics\"").count() >= 5)
                     .count()
             })
             .unwrap_or(0)
             >= 2
     };
-    assert!(
-        wait_until(Duration::from_secs(20), reported),
-        "trials did not report"
-    );
+    assert!(wait_until(Duration::from_secs(20), reported), "trials did not report");
     let pids = running_pids(&db);
     assert_eq!(pids.len(), 2);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
     // The trials die with their runner (parent-death signal).
-    assert!(
-        wait_until(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))),
-        "trials outlived the runner"
-    );
+    assert!(wait_until(Duration::from_secs(5), || pids.iter().all(|p| !alive(*p))), "trials outlived the runner");
 
     // The next expman that opens the workspace recovers.
     let runs = runs_json(&dir);
@@ -247,22 +176,14 @@ fn a_killed_runner_loses_nothing_and_resume_finishes_the_rest() {
             .map(|t| t.matches("\"type\":\"metrics\"").count() as i64 * 2)
             .unwrap_or(0);
         let stored = store.metric_count(row.id).unwrap();
-        assert_eq!(
-            stored, written,
-            "run {}: every reported point is in the database",
-            row.uid
-        );
+        assert_eq!(stored, written, "run {}: every reported point is in the database", row.uid);
         recovered_points += stored;
     }
     assert!(recovered_points >= 20);
 
     // --resume runs the four again (none had succeeded) and nothing else.
     let out = expman_in(&dir, &["run", ".", "--resume"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let runs = runs_json(&dir);
     assert_eq!(runs.len(), 8);
     assert_eq!(runs.iter().filter(|r| r["status"] == "SUCCESS").count(), 4);
@@ -308,12 +229,7 @@ fn four_runners_share_one_database() {
     assert!(runs.iter().all(|r| r["status"] == "SUCCESS"));
     let store = Store::open(&dir.join("out/expman.db")).unwrap();
     for row in store.list_runs(None).unwrap() {
-        assert_eq!(
-            store.metric_count(row.id).unwrap(),
-            3000 + 10,
-            "run {}",
-            row.uid
-        );
+        assert_eq!(store.metric_count(row.id).unwrap(), 3000 + 10, "run {}", row.uid);
     }
 }
 
@@ -321,12 +237,7 @@ fn four_runners_share_one_database() {
 fn malformed_lines_are_counted_once_and_not_fatal() {
     let tmp = TempDir::new("garbage");
     let dir = tmp.path().join("exp");
-    fake_experiment(
-        &dir,
-        "garbage",
-        "pipeline: {command: [FAKE, --epochs, 3, --garbage]}\n",
-        "- name: noisy\n",
-    );
+    fake_experiment(&dir, "garbage", "pipeline: {command: [FAKE, --epochs, 3, --garbage]}\n", "- name: noisy\n");
     let out = expman_in(&dir, &["run", "."]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -347,33 +258,15 @@ fn gpus_are_assigned_without_sharing() {
         "pipeline: {command: [FAKE, --epochs, 2, --sleep-ms, 100, --tag-env, CUDA_VISIBLE_DEVICES]}\n",
         "- name: t\n  repeat: 4\n",
     );
-    std::fs::write(
-        dir.join("env.yaml"),
-        "workspace: out\nresources: {max_parallel: 8, gpus: [3, 5]}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("env.yaml"), "workspace: out\nresources: {max_parallel: 8, gpus: [3, 5]}\n").unwrap();
     let out = expman_in(&dir, &["run", "."]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("2 at a time"),
-        "two GPUs, one run each"
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 at a time"), "two GPUs, one run each");
     let store = Store::open(&dir.join("out/expman.db")).unwrap();
     let mut seen = Vec::new();
     for row in store.list_runs(None).unwrap() {
-        let detail = store
-            .run_detail(&store.resolve_run(&row.uid).unwrap())
-            .unwrap();
-        let gpu = detail
-            .tags
-            .iter()
-            .find(|(k, _)| k == "CUDA_VISIBLE_DEVICES")
-            .map(|(_, v)| v.clone())
-            .unwrap();
+        let detail = store.run_detail(&store.resolve_run(&row.uid).unwrap()).unwrap();
+        let gpu = detail.tags.iter().find(|(k, _)| k == "CUDA_VISIBLE_DEVICES").map(|(_, v)| v.clone()).unwrap();
         seen.push(gpu);
     }
     seen.sort();
@@ -384,19 +277,11 @@ fn gpus_are_assigned_without_sharing() {
 fn dry_run_prints_commands_and_runs_nothing() {
     let tmp = TempDir::new("dry");
     let dir = tmp.path().join("exp");
-    fake_experiment(
-        &dir,
-        "dry",
-        "pipeline: {command: [FAKE, --epochs, 2]}\n",
-        "- name: a\n  repeat: 2\n",
-    );
+    fake_experiment(&dir, "dry", "pipeline: {command: [FAKE, --epochs, 2]}\n", "- name: a\n  repeat: 2\n");
     let out = expman_in(&dir, &["run", ".", "--dry-run"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("fake-trial --epochs 2") && text.contains("2 run(s) would start"),
-        "{text}"
-    );
+    assert!(text.contains("fake-trial --epochs 2") && text.contains("2 run(s) would start"), "{text}");
     assert!(!dir.join("out/expman.db").exists());
 }
 
@@ -404,18 +289,10 @@ fn dry_run_prints_commands_and_runs_nothing() {
 fn an_unknown_pipeline_type_is_reported_before_anything_runs() {
     let tmp = TempDir::new("unknown-pipeline");
     let dir = tmp.path().join("exp");
-    fake_experiment(
-        &dir,
-        "python_class",
-        "pipeline: {type: DummyPipeline, epochs: 3}\n",
-        "- name: a\n",
-    );
+    fake_experiment(&dir, "python_class", "pipeline: {type: DummyPipeline, epochs: 3}\n", "- name: a\n");
     let out = expman_in(&dir, &["run", "."]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("DummyPipeline") && err.contains("used by a") && err.contains("type: process"),
-        "{err}"
-    );
+    assert!(err.contains("DummyPipeline") && err.contains("used by a") && err.contains("type: process"), "{err}");
     assert!(!dir.join("out/expman.db").exists());
 }

@@ -9,9 +9,7 @@ use anyhow::{Context, bail};
 use expman_schema::secrets::mask;
 use expman_schema::{ExpandOptions, FsLoader, SchemaKind, check, schemas, templates, yaml};
 
-use crate::args::{
-    DiagnosticFormat, InitArgs, PreviewArgs, PreviewFormat, SchemaArgs, SchemaName, ValidateArgs,
-};
+use crate::args::{DiagnosticFormat, InitArgs, PreviewArgs, PreviewFormat, SchemaArgs, SchemaName, ValidateArgs};
 use crate::output::print_diagnostics;
 
 /// Makes a path absolute so that names (the default experiment name) and
@@ -30,11 +28,7 @@ pub fn display_relative(analysis: &mut expman_schema::Analysis) {
     };
     let mut renamed = expman_schema::Sources::new();
     for (_, file) in analysis.sources.iter() {
-        let shown = file
-            .path
-            .strip_prefix(&cwd)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| file.path.clone());
+        let shown = file.path.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or_else(|_| file.path.clone());
         renamed.add(shown, file.text.clone());
     }
     analysis.sources = renamed;
@@ -42,8 +36,7 @@ pub fn display_relative(analysis: &mut expman_schema::Analysis) {
 
 pub fn validate(args: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
     let path = absolute(&args.path)?;
-    let (mut analysis, expansion) =
-        check(&FsLoader, &path, &args.overrides, ExpandOptions::default());
+    let (mut analysis, expansion) = check(&FsLoader, &path, &args.overrides, ExpandOptions::default());
     display_relative(&mut analysis);
     let ok = !analysis.has_errors();
     let project = &analysis.project;
@@ -66,10 +59,7 @@ pub fn validate(args: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
             if ok {
                 let warnings = analysis.diagnostics.len();
                 let note = if warnings > 0 {
-                    format!(
-                        " ({warnings} warning{})",
-                        if warnings == 1 { "" } else { "s" }
-                    )
+                    format!(" ({warnings} warning{})", if warnings == 1 { "" } else { "s" })
                 } else {
                     String::new()
                 };
@@ -80,27 +70,16 @@ pub fn validate(args: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
                     if runs == 1 { "" } else { "s" },
                 );
             } else {
-                println!(
-                    "invalid: experiment `{}` has errors (see above)",
-                    project.experiment_name()
-                );
+                println!("invalid: experiment `{}` has errors (see above)", project.experiment_name());
             }
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 pub fn preview(args: PreviewArgs, color: bool) -> anyhow::Result<ExitCode> {
     let path = absolute(&args.path)?;
-    let options = ExpandOptions {
-        trials: args.trials.clone(),
-        repeat: args.repeat,
-        ..ExpandOptions::default()
-    };
+    let options = ExpandOptions { trials: args.trials.clone(), repeat: args.repeat, ..ExpandOptions::default() };
     let (mut analysis, expansion) = check(&FsLoader, &path, &args.overrides, options);
     display_relative(&mut analysis);
     print_diagnostics(&analysis.diagnostics, &analysis.sources, color);
@@ -108,20 +87,10 @@ pub fn preview(args: PreviewArgs, color: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     if !expansion.unknown_trials.is_empty() {
-        let known: Vec<&str> = analysis
-            .project
-            .trials
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
+        let known: Vec<&str> = analysis.project.trials.iter().map(|t| t.name.as_str()).collect();
         bail!(
             "no trial named {} (trials: {})",
-            expansion
-                .unknown_trials
-                .iter()
-                .map(|t| format!("`{t}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            expansion.unknown_trials.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
             known.join(", ")
         );
     }
@@ -174,12 +143,10 @@ pub fn preview(args: PreviewArgs, color: bool) -> anyhow::Result<ExitCode> {
 
 pub fn schema(args: SchemaArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.out {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for kind in SchemaKind::ALL {
             let path = dir.join(kind.file_name());
-            std::fs::write(&path, kind.text())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, kind.text()).with_context(|| format!("cannot write {}", path.display()))?;
             println!("wrote {}", path.display());
         }
         return Ok(ExitCode::SUCCESS);
@@ -199,25 +166,14 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir;
     let name = match args.name {
         Some(n) => n,
-        None => std::path::absolute(&dir)?
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("experiment")
-            .to_string(),
+        None => std::path::absolute(&dir)?.file_name().and_then(|n| n.to_str()).unwrap_or("experiment").to_string(),
     };
     let files = templates::init_files(&name);
     if !args.force {
-        let existing: Vec<String> = files
-            .iter()
-            .map(|(f, _)| dir.join(f))
-            .filter(|p| p.exists())
-            .map(|p| p.display().to_string())
-            .collect();
+        let existing: Vec<String> =
+            files.iter().map(|(f, _)| dir.join(f)).filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
         if !existing.is_empty() {
-            bail!(
-                "{} already exist(s); pass --force to overwrite",
-                existing.join(", ")
-            );
+            bail!("{} already exist(s); pass --force to overwrite", existing.join(", "));
         }
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -225,11 +181,6 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         let path = dir.join(file);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    println!(
-        "wrote {} files to {}; next: expman validate {}",
-        files.len(),
-        dir.display(),
-        dir.display()
-    );
+    println!("wrote {} files to {}; next: expman validate {}", files.len(), dir.display(), dir.display());
     Ok(ExitCode::SUCCESS)
 }

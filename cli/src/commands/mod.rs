@@ -2,6 +2,7 @@
 
 mod config;
 mod db;
+mod hw;
 mod record;
 mod run;
 
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => record::runs(args),
         Command::Show(args) => record::show(args),
         Command::Db(command) => db::db(command),
+        Command::Hw(args) => hw::hw(args),
         Command::Validate(args) => config::validate(args, color),
         Command::Preview(args) => config::preview(args, color),
         Command::Schema(args) => config::schema(args),

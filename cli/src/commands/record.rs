@@ -21,9 +21,7 @@ pub fn open_record(record: &RecordArgs) -> anyhow::Result<(Workspace, Store)> {
             workspace.database.display()
         );
     }
-    let store = workspace
-        .open_store()
-        .with_context(|| format!("cannot open {}", workspace.database.display()))?;
+    let store = workspace.open_store().with_context(|| format!("cannot open {}", workspace.database.display()))?;
     Ok((workspace, store))
 }
 
@@ -40,9 +38,7 @@ pub fn locate(record: &RecordArgs) -> anyhow::Result<Workspace> {
 fn duration_of(started: Option<i64>, ended: Option<i64>) -> Option<std::time::Duration> {
     match (started, ended) {
         (Some(s), Some(e)) if e >= s => Some(std::time::Duration::from_millis((e - s) as u64)),
-        (Some(s), None) => Some(std::time::Duration::from_millis(
-            (expman_core::time::now_ms() - s).max(0) as u64,
-        )),
+        (Some(s), None) => Some(std::time::Duration::from_millis((expman_core::time::now_ms() - s).max(0) as u64)),
         _ => None,
     }
 }
@@ -70,7 +66,14 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
                         .get(&r.id)
                         .into_iter()
                         .flatten()
-                        .map(|(k, v)| (k.clone(), serde_json::Number::from_f64(*v).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)))
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                serde_json::Number::from_f64(*v)
+                                    .map(serde_json::Value::Number)
+                                    .unwrap_or(serde_json::Value::Null),
+                            )
+                        })
                         .collect();
                     serde_json::json!({
                         "id": r.uid, "experiment": r.experiment, "trial": r.trial, "repeat": r.repeat + 1,
@@ -86,9 +89,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
         TableFormat::Table | TableFormat::Csv => {
             let csv = args.format == TableFormat::Csv;
             let mut header: Vec<String> =
-                ["id", "experiment", "trial", "repeat", "status", "duration"]
-                    .map(String::from)
-                    .to_vec();
+                ["id", "experiment", "trial", "repeat", "status", "duration"].map(String::from).to_vec();
             if csv {
                 header.extend(keys.iter().cloned());
             } else {
@@ -99,11 +100,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 let metrics = finals.get(&r.id).cloned().unwrap_or_default();
                 let duration = duration_of(r.started_at, r.ended_at);
                 let mut row = vec![
-                    if csv {
-                        r.uid.clone()
-                    } else {
-                        r.uid[..8.min(r.uid.len())].to_string()
-                    },
+                    if csv { r.uid.clone() } else { r.uid[..8.min(r.uid.len())].to_string() },
                     r.experiment.clone(),
                     r.trial.clone(),
                     (r.repeat + 1).to_string(),
@@ -117,20 +114,12 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 if csv {
                     for key in &keys {
                         row.push(
-                            metrics
-                                .iter()
-                                .find(|(k, _)| k == key)
-                                .map(|(_, v)| v.to_string())
-                                .unwrap_or_default(),
+                            metrics.iter().find(|(k, _)| k == key).map(|(_, v)| v.to_string()).unwrap_or_default(),
                         );
                     }
                 } else {
                     row.push(
-                        metrics
-                            .iter()
-                            .map(|(k, v)| format!("{k}={}", format_number(*v)))
-                            .collect::<Vec<_>>()
-                            .join(" "),
+                        metrics.iter().map(|(k, v)| format!("{k}={}", format_number(*v))).collect::<Vec<_>>().join(" "),
                     );
                 }
                 table.rows.push(row);
@@ -153,13 +142,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let run = store.resolve_run(&args.run)?;
     let d = store.run_detail(&run)?;
     let r = &d.row;
-    println!(
-        "run {}  ({} / {} / repeat {})",
-        r.uid,
-        r.experiment,
-        r.trial,
-        r.repeat + 1
-    );
+    println!("run {}  ({} / {} / repeat {})", r.uid, r.experiment, r.trial, r.repeat + 1);
     println!("status     {}", r.status);
     if let Some(e) = &r.error {
         println!("error      {}", e.replace('\n', "\n           "));
@@ -178,15 +161,9 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         println!("exit code  {c}");
     }
     if let Some(s) = d.signal {
-        println!(
-            "signal     {}",
-            expman_core::process::describe_signal(s as i32)
-        );
+        println!("signal     {}", expman_core::process::describe_signal(s as i32));
     }
-    println!(
-        "seed       {}",
-        r.seed.map(|s| s.to_string()).unwrap_or_default()
-    );
+    println!("seed       {}", r.seed.map(|s| s.to_string()).unwrap_or_default());
     println!("config     {}", r.config_hash);
     if let Some(cmd) = &d.command {
         println!("command    {cmd}");
@@ -195,14 +172,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         println!("host       {host}");
     }
     if let Some(commit) = &d.git_commit {
-        println!(
-            "git        {commit}{}",
-            if d.git_dirty == Some(true) {
-                " (dirty)"
-            } else {
-                ""
-            }
-        );
+        println!("git        {commit}{}", if d.git_dirty == Some(true) { " (dirty)" } else { "" });
     }
     if let Some(dir) = &r.run_dir {
         println!("directory  {dir}");
@@ -224,14 +194,78 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             println!("  {k:<24} {v}");
         }
     }
+    let run_dir = r.run_dir.clone().unwrap_or_default();
+    let short = |p: &str| -> String {
+        std::path::Path::new(p)
+            .strip_prefix(&run_dir)
+            .map(|rel| rel.display().to_string())
+            .unwrap_or_else(|_| p.to_string())
+    };
     if !d.artifacts.is_empty() {
         println!("\nartifacts");
-        for (path, kind, size, _) in &d.artifacts {
+        for (path, kind, size, sha) in &d.artifacts {
+            let path = short(path);
+            let sha = sha.as_deref().map(|s| format!("  sha256 {}", &s[..12.min(s.len())])).unwrap_or_default();
             println!(
-                "  {path:<40} {kind:<12} {}",
-                size.map(|s| format!("{s} bytes"))
-                    .unwrap_or_else(|| "missing".into())
+                "  {path:<40} {kind:<14} {}{sha}",
+                size.map(|s| format!("{s} bytes")).unwrap_or_else(|| "missing".into())
             );
+        }
+    }
+    if !d.deleted_artifacts.is_empty() {
+        let names: Vec<String> = d.deleted_artifacts.iter().take(4).map(|p| short(p)).collect();
+        let more = d.deleted_artifacts.len().saturating_sub(names.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        println!("  ({} deleted by the checkpoint policy: {}{more})", d.deleted_artifacts.len(), names.join(", "));
+    }
+    if let Some(r) = &d.resources {
+        use expman_core::hardware::format_bytes;
+        println!("\nresources ({} sample(s))", r.samples);
+        println!("  wall time  {}", format_duration(std::time::Duration::from_millis(r.wall_ms.max(0) as u64)));
+        if let Some(cpu) = r.cpu_ms {
+            println!("  cpu time   {}", format_duration(std::time::Duration::from_millis(cpu.max(0) as u64)));
+        }
+        if let (Some(mean), Some(peak)) = (r.mean_cpu_percent, r.peak_cpu_percent) {
+            println!("  cpu        {mean:.0}% mean, {peak:.0}% peak");
+        }
+        if let Some(rss) = r.peak_rss {
+            println!("  peak rss   {}", format_bytes(rss.max(0) as u64));
+        }
+        if let (Some(mean), Some(peak)) = (r.mean_gpu_util, r.peak_gpu_util) {
+            println!("  gpu        {mean:.0}% mean, {peak:.0}% peak");
+        }
+        if let Some(peak) = r.peak_gpu_mem {
+            let mean = r.mean_gpu_mem.map(|m| format_bytes(m.max(0) as u64)).unwrap_or_default();
+            println!("  gpu memory {mean} mean, {} peak", format_bytes(peak.max(0) as u64));
+        }
+    }
+    if let Some(c) = &d.capture {
+        println!("\nreproduce");
+        if let Some(branch) = &c.git_branch {
+            println!("  git branch {branch}");
+        }
+        let host: serde_json::Value = serde_json::from_str(&c.host).unwrap_or_default();
+        if let Some(os) = host["os"].as_str() {
+            println!(
+                "  host       {} ({os}, kernel {})",
+                host["host"].as_str().unwrap_or("?"),
+                host["kernel"].as_str().unwrap_or("?")
+            );
+        }
+        if let Some(cpu) = host["cpu_model"].as_str() {
+            println!("  cpu        {cpu} ({} cores)", host["cpus"]);
+        }
+        if let Some(gpus) = host["gpus"].as_array().filter(|g| !g.is_empty()) {
+            let names: Vec<&str> = gpus.iter().filter_map(|g| g.as_str()).collect();
+            println!("  gpus       {} (driver {})", names.join(", "), host["gpu_driver"].as_str().unwrap_or("?"));
+        }
+        println!("  expman     {}", c.expman_version);
+        let env: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&c.env).unwrap_or_default();
+        if !env.is_empty() {
+            println!("  environment set by expman:");
+            for (k, v) in &env {
+                println!("    {k}={}", v.as_str().unwrap_or_default());
+            }
         }
     }
     println!("\nconfig (resolved, secrets masked)");

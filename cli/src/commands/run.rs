@@ -21,12 +21,8 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     if !args.path.exists() {
         bail!("{} does not exist", args.path.display());
     }
-    let path = std::path::absolute(&args.path)
-        .with_context(|| format!("cannot resolve {}", args.path.display()))?;
-    let options = ExpandOptions {
-        trials: args.trials.clone(),
-        ..ExpandOptions::default()
-    };
+    let path = std::path::absolute(&args.path).with_context(|| format!("cannot resolve {}", args.path.display()))?;
+    let options = ExpandOptions { trials: args.trials.clone(), ..ExpandOptions::default() };
     let (analysis, expansion) = check(&FsLoader, &path, &args.overrides, options);
     let mut shown = analysis.clone();
     super::config::display_relative(&mut shown);
@@ -36,27 +32,17 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     if !expansion.unknown_trials.is_empty() {
-        let known: Vec<&str> = analysis
-            .project
-            .trials
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
+        let known: Vec<&str> = analysis.project.trials.iter().map(|t| t.name.as_str()).collect();
         bail!(
             "no trial named {} (trials: {})",
-            expansion
-                .unknown_trials
-                .iter()
-                .map(|t| format!("`{t}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            expansion.unknown_trials.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
             known.join(", ")
         );
     }
     let project = &analysis.project;
     let workspace = Workspace::for_project(project)?;
     let registry = PipelineRegistry::with_builtins();
-    runner::check_pipelines(&expansion.runs, &registry)?;
+    runner::check_plans(&expansion.runs, &registry, &expman_core::callbacks::CallbackRegistry::with_builtins())?;
 
     if args.dry_run {
         return dry_run(&workspace, project, &expansion.runs, args.resume);
@@ -67,24 +53,12 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 130, cancel.clone())
             .context("cannot install the signal handler")?;
-        signal_hook::flag::register(signal, cancel.clone())
-            .context("cannot install the signal handler")?;
+        signal_hook::flag::register(signal, cancel.clone()).context("cannot install the signal handler")?;
     }
-    let options = RunnerOptions {
-        max_parallel: args.parallel,
-        resume: args.resume,
-        cancel,
-        ..RunnerOptions::default()
-    };
+    let options =
+        RunnerOptions { max_parallel: args.parallel, resume: args.resume, cancel, ..RunnerOptions::default() };
     let mut view = ProgressView::new(color);
-    let report = runner::run(
-        &workspace,
-        project,
-        &expansion.runs,
-        &registry,
-        &options,
-        &mut view,
-    )?;
+    let report = runner::run(&workspace, project, &expansion.runs, &registry, &options, &mut view)?;
     view.finish();
 
     let store = expman_core::Store::open(&workspace.database)?;
@@ -98,46 +72,25 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        let mut header = vec![
-            "trial".to_string(),
-            "runs".to_string(),
-            "status".to_string(),
-        ];
+        let mut header = vec!["trial".to_string(), "runs".to_string(), "status".to_string()];
         header.extend(keys.iter().cloned());
         let mut table = TextTable::new(header);
         for s in &summaries {
             let mut row = vec![
                 s.trial.clone(),
                 s.runs.to_string(),
-                s.statuses
-                    .iter()
-                    .map(|(st, n)| format!("{n} {st}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                s.statuses.iter().map(|(st, n)| format!("{n} {st}")).collect::<Vec<_>>().join(", "),
             ];
             for key in &keys {
-                row.push(
-                    s.metrics
-                        .iter()
-                        .find(|(k, _)| k == key)
-                        .map(|(_, m)| m.display())
-                        .unwrap_or_default(),
-                );
+                row.push(s.metrics.iter().find(|(k, _)| k == key).map(|(_, m)| m.display()).unwrap_or_default());
             }
             table.rows.push(row);
         }
         println!("{}", table.render());
     }
-    let ran = if report.runs.is_empty() {
-        "nothing to run".to_string()
-    } else {
-        runner::status_counts(&report)
-    };
-    let skipped = if report.skipped > 0 {
-        format!(", {} skipped (already succeeded)", report.skipped)
-    } else {
-        String::new()
-    };
+    let ran = if report.runs.is_empty() { "nothing to run".to_string() } else { runner::status_counts(&report) };
+    let skipped =
+        if report.skipped > 0 { format!(", {} skipped (already succeeded)", report.skipped) } else { String::new() };
     println!(
         "experiment `{}`: {ran}{skipped}; record: {}",
         project.experiment_name(),
@@ -165,38 +118,21 @@ fn dry_run(
     plans: &[expman_schema::RunPlan],
     resume: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = if resume && workspace.has_database() {
-        Some(expman_core::Store::open(&workspace.database)?)
-    } else {
-        None
-    };
-    let mut table = TextTable::new(
-        ["trial", "repeat", "seed", "config", "command", "workdir"]
-            .map(String::from)
-            .to_vec(),
-    );
+    let store =
+        if resume && workspace.has_database() { Some(expman_core::Store::open(&workspace.database)?) } else { None };
+    let mut table =
+        TextTable::new(["trial", "repeat", "seed", "config", "command", "workdir"].map(String::from).to_vec());
     let mut skipped = 0;
     for plan in plans {
         if let Some(store) = &store
             && let Some((e, t)) = store.find_trial(project.experiment_name(), &plan.trial)?
-            && store
-                .find_done(e, t, plan.repeat, &plan.config_hash)?
-                .is_some()
+            && store.find_done(e, t, plan.repeat, &plan.config_hash)?.is_some()
         {
             skipped += 1;
             continue;
         }
-        let command = plan
-            .pipeline
-            .command
-            .as_ref()
-            .map(|c| c.argv().join(" "))
-            .unwrap_or_default();
-        let workdir = plan
-            .pipeline
-            .workdir
-            .clone()
-            .unwrap_or_else(|| "<run directory>".into());
+        let command = plan.pipeline.command.as_ref().map(|c| c.argv().join(" ")).unwrap_or_default();
+        let workdir = plan.pipeline.workdir.clone().unwrap_or_else(|| "<run directory>".into());
         table.rows.push(vec![
             plan.trial.clone(),
             format!("{}/{}", plan.repeat + 1, plan.repeats),
@@ -207,15 +143,7 @@ fn dry_run(
         ]);
     }
     println!("{}", table.render());
-    let skip = if skipped > 0 {
-        format!(" ({skipped} skipped: already succeeded)")
-    } else {
-        String::new()
-    };
-    println!(
-        "dry run: {} run(s) would start in {}{skip}",
-        table.rows.len(),
-        relative(&workspace.root).display()
-    );
+    let skip = if skipped > 0 { format!(" ({skipped} skipped: already succeeded)") } else { String::new() };
+    println!("dry run: {} run(s) would start in {}{skip}", table.rows.len(), relative(&workspace.root).display());
     Ok(ExitCode::SUCCESS)
 }

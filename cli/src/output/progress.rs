@@ -19,6 +19,10 @@ pub struct ProgressView {
     done: usize,
     total: usize,
     counts: Vec<(RunStatus, usize)>,
+    /// Per run: the text of its last progress, and its last CPU % and RSS.
+    lines: HashMap<i64, (String, Option<(f32, u64)>)>,
+    /// The machine's last figures.
+    machine: String,
 }
 
 struct Live {
@@ -37,12 +41,7 @@ fn label(run: &RunInfo) -> String {
 }
 
 fn metrics_text(latest: &[(String, f64)]) -> String {
-    latest
-        .iter()
-        .take(6)
-        .map(|(k, v)| format!("{k}={}", format_number(*v)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    latest.iter().take(6).map(|(k, v)| format!("{k}={}", format_number(*v))).collect::<Vec<_>>().join(" ")
 }
 
 impl ProgressView {
@@ -51,17 +50,11 @@ impl ProgressView {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} runs {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} runs {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
-            Live {
-                multi,
-                overall,
-                runs: HashMap::new(),
-            }
+            Live { multi, overall, runs: HashMap::new() }
         });
         ProgressView {
             live,
@@ -69,15 +62,13 @@ impl ProgressView {
             done: 0,
             total: 0,
             counts: Vec::new(),
+            lines: HashMap::new(),
+            machine: String::new(),
         }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
 
     fn println(&self, line: String) {
@@ -90,11 +81,24 @@ impl ProgressView {
     }
 
     fn counts_text(&self) -> String {
-        self.counts
-            .iter()
-            .map(|(s, n)| format!("{n} {s}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
+    }
+
+    fn redraw(&self, run_id: i64, state: &str) {
+        let Some(bar) = self.live.as_ref().and_then(|l| l.runs.get(&run_id)) else { return };
+        let (text, resources) = self.lines.get(&run_id).cloned().unwrap_or_default();
+        let usage = resources
+            .map(|(cpu, rss)| format!("  [{cpu:.0}% cpu, {}]", expman_core::hardware::format_bytes(rss)))
+            .unwrap_or_default();
+        bar.set_message(format!("{state}  {text}{usage}"));
+    }
+
+    fn update_overall(&self) {
+        if let Some(live) = &self.live {
+            let counts = self.counts_text();
+            let sep = if counts.is_empty() || self.machine.is_empty() { "" } else { " | " };
+            live.overall.set_message(format!("{counts}{sep}{}", self.machine));
+        }
     }
 
     /// Clears the live lines (before the summary is printed).
@@ -112,20 +116,10 @@ impl ProgressView {
 impl Observer for ProgressView {
     fn on_event(&mut self, event: RunnerEvent<'_>) {
         match event {
-            RunnerEvent::Plan {
-                to_run,
-                skipped,
-                parallel,
-            } => {
+            RunnerEvent::Plan { to_run, skipped, parallel } => {
                 self.total = to_run;
-                let skip = if skipped > 0 {
-                    format!(" ({skipped} already succeeded, skipped)")
-                } else {
-                    String::new()
-                };
-                self.println(format!(
-                    "running {to_run} run(s), {parallel} at a time{skip}"
-                ));
+                let skip = if skipped > 0 { format!(" ({skipped} already succeeded, skipped)") } else { String::new() };
+                self.println(format!("running {to_run} run(s), {parallel} at a time{skip}"));
                 if let Some(live) = &self.live {
                     live.overall.set_length(to_run as u64);
                     live.overall.enable_steady_tick(Duration::from_millis(250));
@@ -134,9 +128,7 @@ impl Observer for ProgressView {
             RunnerEvent::Skipped { .. } => {}
             RunnerEvent::Started { run } => {
                 if let Some(live) = self.live.as_mut() {
-                    let bar = live
-                        .multi
-                        .insert_before(&live.overall, ProgressBar::new_spinner());
+                    let bar = live.multi.insert_before(&live.overall, ProgressBar::new_spinner());
                     bar.set_style(
                         ProgressStyle::with_template("  {spinner} {prefix} {msg} [{elapsed}]")
                             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -150,28 +142,41 @@ impl Observer for ProgressView {
                 }
             }
             RunnerEvent::Progress { run, epoch, latest } => {
-                if let Some(bar) = self.live.as_ref().and_then(|l| l.runs.get(&run.run.id)) {
-                    let epoch = epoch.map(|e| format!("epoch {e}  ")).unwrap_or_default();
-                    bar.set_message(format!("RUNNING  {epoch}{}", metrics_text(latest)));
-                }
+                let epoch = epoch.map(|e| format!("epoch {e}  ")).unwrap_or_default();
+                let line = self.lines.entry(run.run.id).or_default();
+                line.0 = format!("{epoch}{}", metrics_text(latest));
+                self.redraw(run.run.id, "RUNNING");
             }
-            RunnerEvent::Finished {
-                run,
-                status,
-                duration,
-                error,
-            } => {
+            RunnerEvent::Stopping { run, message } => {
+                self.println(format!("{} {}: {message}", self.paint("33", "stopping"), label(run)));
+                self.redraw(run.run.id, "STOPPING");
+            }
+            RunnerEvent::Hardware { sample } => {
+                let m = &sample.machine;
+                let mut text = format!(
+                    "cpu {:.0}%  mem {}/{}",
+                    m.cpu_percent,
+                    expman_core::hardware::format_bytes(m.mem_used),
+                    expman_core::hardware::format_bytes(m.mem_total)
+                );
+                for g in &sample.gpus {
+                    text.push_str(&format!("  gpu{} {}%", g.index, g.util_percent));
+                }
+                self.machine = text;
+                for r in &sample.runs {
+                    self.lines.entry(r.run_id).or_default().1 = Some((r.cpu_percent, r.rss));
+                    self.redraw(r.run_id, "RUNNING");
+                }
+                self.update_overall();
+            }
+            RunnerEvent::Finished { run, status, duration, error } => {
                 self.done += 1;
                 match self.counts.iter_mut().find(|(s, _)| *s == status) {
                     Some(slot) => slot.1 += 1,
                     None => self.counts.push((status, 1)),
                 }
                 self.counts.sort();
-                let (mark, code) = if status.is_done() {
-                    ("ok", "32")
-                } else {
-                    ("!!", "31")
-                };
+                let (mark, code) = if status.is_done() { ("ok", "32") } else { ("!!", "31") };
                 let mut line = format!(
                     "{} {} {} in {}",
                     self.paint(code, mark),
@@ -183,10 +188,7 @@ impl Observer for ProgressView {
                     let first = e.lines().next().unwrap_or("");
                     line.push_str(&format!(": {first}"));
                     if status == RunStatus::Failed {
-                        line.push_str(&format!(
-                            " (logs: {})",
-                            run.run_dir.join("stderr.log").display()
-                        ));
+                        line.push_str(&format!(" (logs: {})", run.run_dir.join("stderr.log").display()));
                     }
                 }
                 if let Some(live) = self.live.as_mut() {
@@ -196,10 +198,8 @@ impl Observer for ProgressView {
                     }
                     live.overall.inc(1);
                 }
-                let counts = self.counts_text();
-                if let Some(live) = &self.live {
-                    live.overall.set_message(counts);
-                }
+                self.lines.remove(&run.run.id);
+                self.update_overall();
                 self.println(line);
             }
             RunnerEvent::Warning { run, message } => {

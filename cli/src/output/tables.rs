@@ -10,10 +10,7 @@ pub struct TextTable {
 
 impl TextTable {
     pub fn new(header: Vec<String>) -> TextTable {
-        TextTable {
-            header,
-            rows: Vec::new(),
-        }
+        TextTable { header, rows: Vec::new() }
     }
 
     /// Rendered for a terminal, fitted to its width.
@@ -32,10 +29,7 @@ impl TextTable {
             table.add_row(row.clone());
         }
         for (i, column) in table.column_iter_mut().enumerate() {
-            let numeric = self
-                .rows
-                .iter()
-                .all(|r| r.get(i).is_none_or(|c| looks_numeric(c)));
+            let numeric = self.rows.iter().all(|r| r.get(i).is_none_or(|c| looks_numeric(c)));
             if numeric && !self.rows.is_empty() {
                 column.set_cell_alignment(comfy_table::CellAlignment::Right);
             }
@@ -61,9 +55,5 @@ fn looks_numeric(cell: &str) -> bool {
 }
 
 fn csv_cell(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
+    if cell.contains([',', '"', '\n', '\r']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.to_string() }
 }

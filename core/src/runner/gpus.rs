@@ -12,29 +12,20 @@ impl GpuPool {
     /// `gpus` indices, each usable by `runs_per_gpu` runs at once; each run
     /// takes `gpus_per_run` distinct GPUs.
     pub fn new(gpus: &[u32], gpus_per_run: u32, runs_per_gpu: u32) -> GpuPool {
-        GpuPool {
-            slots: gpus.iter().map(|&g| (g, runs_per_gpu.max(1))).collect(),
-            per_run: gpus_per_run.max(1),
-        }
+        GpuPool { slots: gpus.iter().map(|&g| (g, runs_per_gpu.max(1))).collect(), per_run: gpus_per_run.max(1) }
     }
 
     /// How many runs fit at once.
     pub fn capacity(&self) -> usize {
         let total: u32 = self.slots.iter().map(|(_, c)| c).sum();
         let distinct = self.slots.len() as u32;
-        if distinct < self.per_run {
-            0
-        } else {
-            (total / self.per_run) as usize
-        }
+        if distinct < self.per_run { 0 } else { (total / self.per_run) as usize }
     }
 
     /// Takes GPUs for one run (the least used first), or `None` when not
     /// enough are free.
     pub fn take(&mut self) -> Option<Vec<u32>> {
-        let mut free: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].1 > 0)
-            .collect();
+        let mut free: Vec<usize> = (0..self.slots.len()).filter(|&i| self.slots[i].1 > 0).collect();
         if free.len() < self.per_run as usize {
             return None;
         }

@@ -9,15 +9,18 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::callbacks::{Action, RunCallbacks};
 use crate::ingest::{EventReader, Progress};
 use crate::store::Store;
 
 /// What the scheduler asks of the ingest thread.
 pub enum Command {
+    /// Start reading a run's events; its callbacks see them as they come.
     Watch {
         run_id: i64,
         run_dir: PathBuf,
         offset: u64,
+        callbacks: Option<Box<RunCallbacks>>,
     },
     /// Read a run to the end of its file and stop watching it; the reply
     /// carries the count and first reason of malformed lines.
@@ -28,18 +31,60 @@ pub enum Command {
     Shutdown,
 }
 
-/// The result of draining a run.
-#[derive(Clone, Debug, Default)]
+/// The result of draining a run; its callbacks come back for `on_end`.
+#[derive(Default)]
 pub struct Drained {
     pub malformed: u64,
     pub first_malformed: Option<String>,
     pub error: Option<String>,
+    pub callbacks: Option<Box<RunCallbacks>>,
+    /// The first stop a callback asked for, even if the process ended
+    /// before the scheduler heard of it.
+    pub stop: Option<Action>,
 }
 
 /// What the ingest thread tells the scheduler.
 pub enum Report {
-    Progress { run_id: i64, progress: Progress },
-    Error { run_id: i64, message: String },
+    Progress {
+        run_id: i64,
+        progress: Progress,
+    },
+    Error {
+        run_id: i64,
+        message: String,
+    },
+    /// A callback asked for something only the scheduler can do.
+    Action {
+        run_id: i64,
+        action: Action,
+    },
+}
+
+struct Watched {
+    reader: EventReader,
+    callbacks: Option<Box<RunCallbacks>>,
+    stop: Option<Action>,
+}
+
+/// Carries out what the store can do here; hands the rest to the scheduler.
+fn act(store: &mut Store, run_id: i64, actions: Vec<Action>, reports: &Sender<Report>) {
+    for action in actions {
+        match action {
+            Action::ArtifactsDeleted(paths) => {
+                if let Err(e) = store.mark_artifacts_deleted(run_id, &paths) {
+                    let _ = reports.send(Report::Error { run_id, message: e.to_string() });
+                }
+            }
+            Action::Event { kind, detail } => {
+                if let Err(e) = store.log_event(&kind, None, Some(run_id), &detail) {
+                    let _ = reports.send(Report::Error { run_id, message: e.to_string() });
+                }
+            }
+            other => {
+                let _ = reports.send(Report::Action { run_id, action: other });
+            }
+        }
+    }
 }
 
 pub fn spawn(
@@ -49,94 +94,86 @@ pub fn spawn(
     reports: Sender<Report>,
 ) -> std::io::Result<JoinHandle<()>> {
     let database = database.to_path_buf();
-    std::thread::Builder::new()
-        .name("expman-ingest".into())
-        .spawn(move || {
-            let mut store = match Store::open(&database) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = reports.send(Report::Error {
-                        run_id: 0,
-                        message: e.to_string(),
-                    });
-                    return;
+    std::thread::Builder::new().name("expman-ingest".into()).spawn(move || {
+        let mut store = match Store::open(&database) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = reports.send(Report::Error { run_id: 0, message: e.to_string() });
+                return;
+            }
+        };
+        let mut readers: HashMap<i64, Watched> = HashMap::new();
+        let mut busy = false;
+        loop {
+            let command = if busy {
+                match commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => None,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match commands.recv_timeout(poll) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
                 }
             };
-            let mut readers: HashMap<i64, EventReader> = HashMap::new();
-            let mut busy = false;
-            loop {
-                let command = if busy {
-                    match commands.try_recv() {
-                        Ok(c) => Some(c),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => None,
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+            match command {
+                Some(Command::Watch { run_id, run_dir, offset, mut callbacks }) => {
+                    let streaming = callbacks.as_ref().is_some_and(|c| !c.is_empty());
+                    if let Some(cbs) = callbacks.as_mut() {
+                        let actions = cbs.start();
+                        act(&mut store, run_id, actions, &reports);
                     }
-                } else {
-                    match commands.recv_timeout(poll) {
-                        Ok(c) => Some(c),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    }
-                };
-                match command {
-                    Some(Command::Watch {
-                        run_id,
-                        run_dir,
-                        offset,
-                    }) => {
-                        readers.insert(
-                            run_id,
-                            EventReader::new(run_id, &run_dir, offset, HashMap::new()),
-                        );
-                    }
-                    Some(Command::Drain { run_id, reply }) => {
-                        let drained = match readers.remove(&run_id) {
-                            Some(mut reader) => drain(&mut store, &mut reader, &reports),
-                            None => Drained::default(),
-                        };
-                        let _ = reply.send(drained);
-                    }
-                    Some(Command::Shutdown) => return,
-                    None => {}
+                    let reader = EventReader::new(run_id, &run_dir, offset, HashMap::new()).streaming(streaming);
+                    readers.insert(run_id, Watched { reader, callbacks, stop: None });
                 }
-                busy = false;
-                for reader in readers.values_mut() {
-                    match step(&mut store, reader, false) {
-                        Ok(Some((progress, full))) => {
-                            busy |= full;
-                            let _ = reports.send(Report::Progress {
-                                run_id: reader_id(reader),
-                                progress,
-                            });
-                        }
-                        Ok(None) => {}
-                        Err(message) => {
-                            let _ = reports.send(Report::Error {
-                                run_id: reader_id(reader),
-                                message,
-                            });
-                        }
+                Some(Command::Drain { run_id, reply }) => {
+                    let drained = match readers.remove(&run_id) {
+                        Some(mut watched) => drain(&mut store, &mut watched, &reports),
+                        None => Drained::default(),
+                    };
+                    let _ = reply.send(drained);
+                }
+                Some(Command::Shutdown) => return,
+                None => {}
+            }
+            busy = false;
+            for watched in readers.values_mut() {
+                let run_id = watched.reader.run_id();
+                match step(&mut store, &mut watched.reader, false) {
+                    Ok(Some((mut progress, full))) => {
+                        busy |= full;
+                        feed(&mut store, watched, &mut progress, &reports);
+                        let _ = reports.send(Report::Progress { run_id, progress });
+                    }
+                    Ok(None) => {}
+                    Err(message) => {
+                        let _ = reports.send(Report::Error { run_id, message });
                     }
                 }
             }
-        })
+        }
+    })
 }
 
-fn reader_id(reader: &EventReader) -> i64 {
-    reader.run_id()
+/// Hands a read's events to the run's callbacks.
+fn feed(store: &mut Store, watched: &mut Watched, progress: &mut Progress, reports: &Sender<Report>) {
+    let stream = std::mem::take(&mut progress.stream);
+    if let Some(cbs) = watched.callbacks.as_mut() {
+        let actions = cbs.feed(&stream);
+        if watched.stop.is_none() {
+            watched.stop = actions.iter().find(|a| matches!(a, Action::Stop { .. })).cloned();
+        }
+        act(store, watched.reader.run_id(), actions, reports);
+    }
 }
 
 /// Reads and commits once. `Ok(Some((progress, more)))` when something was
 /// read (`more`: the batch was full, read again at once).
-fn step(
-    store: &mut Store,
-    reader: &mut EventReader,
-    finished: bool,
-) -> Result<Option<(Progress, bool)>, String> {
+fn step(store: &mut Store, reader: &mut EventReader, finished: bool) -> Result<Option<(Progress, bool)>, String> {
     let before = reader.offset();
-    let (batch, progress) = reader
-        .read(finished)
-        .map_err(|e| format!("cannot read events: {e}"))?;
+    let (batch, progress) = reader.read(finished).map_err(|e| format!("cannot read events: {e}"))?;
     if batch.offset == before {
         return Ok(None);
     }
@@ -152,16 +189,14 @@ fn step(
     }
 }
 
-fn drain(store: &mut Store, reader: &mut EventReader, reports: &Sender<Report>) -> Drained {
+fn drain(store: &mut Store, watched: &mut Watched, reports: &Sender<Report>) -> Drained {
     let mut drained = Drained::default();
     let mut failures = 0;
     loop {
-        match step(store, reader, true) {
-            Ok(Some((progress, _))) => {
-                let _ = reports.send(Report::Progress {
-                    run_id: reader.run_id(),
-                    progress,
-                });
+        match step(store, &mut watched.reader, true) {
+            Ok(Some((mut progress, _))) => {
+                feed(store, watched, &mut progress, reports);
+                let _ = reports.send(Report::Progress { run_id: watched.reader.run_id(), progress });
             }
             Ok(None) => break,
             Err(message) => {
@@ -174,8 +209,10 @@ fn drain(store: &mut Store, reader: &mut EventReader, reports: &Sender<Report>) 
             }
         }
     }
-    let (count, first) = reader.malformed();
+    let (count, first) = watched.reader.malformed();
     drained.malformed = count;
     drained.first_malformed = first.map(|(at, why)| format!("byte {at}: {why}"));
+    drained.callbacks = watched.callbacks.take();
+    drained.stop = watched.stop.take();
     drained
 }

@@ -14,7 +14,6 @@ use expman_schema::{Node, Project, RunPlan, Value};
 use crate::error::RunError;
 use crate::ingest::EVENTS_FILE;
 use crate::pipeline::LaunchSpec;
-use crate::process;
 use crate::store::ParamValue;
 use crate::workspace::Workspace;
 
@@ -46,14 +45,11 @@ pub fn launch_spec(
         plan.seed,
         plan.config_hash
     );
-    std::fs::write(&yaml_path, format!("{header}{}", to_yaml(&masked)))
-        .map_err(|e| RunError::io(&yaml_path, e))?;
+    std::fs::write(&yaml_path, format!("{header}{}", to_yaml(&masked))).map_err(|e| RunError::io(&yaml_path, e))?;
     let json_path = run_dir.join("config.json");
     let json = serde_json::to_string_pretty(&masked.to_json()).unwrap_or_default();
     std::fs::write(&json_path, json).map_err(|e| RunError::io(&json_path, e))?;
-    let open = |name: &str| {
-        File::create(run_dir.join(name)).map_err(|e| RunError::io(run_dir.join(name), e))
-    };
+    let open = |name: &str| File::create(run_dir.join(name)).map_err(|e| RunError::io(run_dir.join(name), e));
     let stdout = open("stdout.log")?;
     let stderr = open("stderr.log")?;
     let workdir = match plan.pipeline.workdir.as_deref() {
@@ -62,14 +58,9 @@ pub fn launch_spec(
         None => run_dir.to_path_buf(),
     };
     if !workdir.is_dir() {
-        return Err(RunError::Invalid(format!(
-            "`pipeline.workdir` {} is not a directory",
-            workdir.display()
-        )));
+        return Err(RunError::Invalid(format!("`pipeline.workdir` {} is not a directory", workdir.display())));
     }
-    let env = run_env(
-        workspace, project, plan, uid, run_dir, &json_path, gpus, base_env, &resolved,
-    );
+    let env = run_env(workspace, project, plan, uid, run_dir, &json_path, gpus, base_env, &resolved);
     Ok(LaunchSpec {
         run_uid: uid.to_string(),
         run_dir: run_dir.to_path_buf(),
@@ -108,28 +99,12 @@ pub fn run_env(
     set(&mut env, "EXPMAN_RUN_DIR", dir.clone());
     set(&mut env, "EXPMAN_CONFIG", config_path.display().to_string());
     set(&mut env, "EXPMAN_SEED", plan.seed.to_string());
-    set(
-        &mut env,
-        "EXPMAN_EVENTS",
-        run_dir.join(EVENTS_FILE).display().to_string(),
-    );
-    set(
-        &mut env,
-        "EXPMAN_STOP_FILE",
-        run_dir.join(STOP_FILE).display().to_string(),
-    );
-    set(
-        &mut env,
-        "EXPMAN_EXPERIMENT",
-        project.experiment_name().to_string(),
-    );
+    set(&mut env, "EXPMAN_EVENTS", run_dir.join(EVENTS_FILE).display().to_string());
+    set(&mut env, "EXPMAN_STOP_FILE", run_dir.join(STOP_FILE).display().to_string());
+    set(&mut env, "EXPMAN_EXPERIMENT", project.experiment_name().to_string());
     set(&mut env, "EXPMAN_TRIAL", plan.trial.clone());
     set(&mut env, "EXPMAN_REPEAT", plan.repeat.to_string());
-    set(
-        &mut env,
-        "EXPMAN_WORKSPACE",
-        workspace.root.display().to_string(),
-    );
+    set(&mut env, "EXPMAN_WORKSPACE", workspace.root.display().to_string());
     let helper = workspace.python_dir().display().to_string();
     let python_path = match env.get("PYTHONPATH").filter(|p| !p.is_empty()) {
         Some(existing) => format!("{helper}:{existing}"),
@@ -137,18 +112,11 @@ pub fn run_env(
     };
     set(&mut env, "PYTHONPATH", python_path);
     if !gpus.is_empty() {
-        let list = gpus
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         set(&mut env, "CUDA_VISIBLE_DEVICES", list);
     }
     // pipeline.env from the unmasked config: programs need their secrets.
-    if let Some(vars) = resolved
-        .get_path(["pipeline", "env"])
-        .and_then(Node::as_map)
-    {
+    if let Some(vars) = resolved.get_path(["pipeline", "env"]).and_then(Node::as_map) {
         for (k, e) in vars.iter() {
             let value = match &e.value.value {
                 Value::String(s) => s.clone(),
@@ -168,25 +136,6 @@ pub fn flatten_params(config: &Node) -> Vec<(String, ParamValue)> {
         .filter(|(k, _)| k != "pipeline" && !k.starts_with("pipeline."))
         .map(|(k, v)| (k, ParamValue::from_json(&v.to_json())))
         .collect()
-}
-
-/// The git commit and dirty flag of the directory's repository, if any.
-pub fn git_state(dir: &Path) -> Option<(String, bool)> {
-    let head = process::tool("git", &["rev-parse", "HEAD"], dir)
-        .output()
-        .ok()?;
-    if !head.status.success() {
-        return None;
-    }
-    let commit = String::from_utf8_lossy(&head.stdout).trim().to_string();
-    let status = process::tool(
-        "git",
-        &["status", "--porcelain", "--untracked-files=no"],
-        dir,
-    )
-    .output()
-    .ok()?;
-    Some((commit, !status.stdout.is_empty()))
 }
 
 /// The last `lines` lines of a run's stderr.log.

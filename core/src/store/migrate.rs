@@ -17,12 +17,20 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    up: include_str!("../../migrations/0001_init.up.sql"),
-    down: include_str!("../../migrations/0001_init.down.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        up: include_str!("../../migrations/0001_init.up.sql"),
+        down: include_str!("../../migrations/0001_init.down.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "resources_capture",
+        up: include_str!("../../migrations/0002_resources_capture.up.sql"),
+        down: include_str!("../../migrations/0002_resources_capture.down.sql"),
+    },
+];
 
 /// The version this expman writes.
 pub fn latest() -> i64 {
@@ -41,38 +49,20 @@ impl Store {
         let mut applied = Vec::new();
         loop {
             let path = self.path.clone();
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .ctx(&path)?;
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&path)?;
             // Read the version inside the write lock: another process may
             // have migrated meanwhile.
-            let current: i64 = tx
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .ctx(&path)?;
+            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx(&path)?;
             if current > latest() {
-                return Err(StoreError::TooNew {
-                    path,
-                    found: current,
-                    supported: latest(),
-                });
+                return Err(StoreError::TooNew { path, found: current, supported: latest() });
             }
-            let Some(next) = MIGRATIONS
-                .iter()
-                .find(|m| m.version == current + 1 && m.version <= target)
-            else {
+            let Some(next) = MIGRATIONS.iter().find(|m| m.version == current + 1 && m.version <= target) else {
                 return Ok(applied);
             };
             tx.execute_batch(next.up).ctx(&path)?;
-            tx.pragma_update(None, "user_version", next.version)
-                .ctx(&path)?;
+            tx.pragma_update(None, "user_version", next.version).ctx(&path)?;
             tx.commit().ctx(&path)?;
-            tracing::info!(
-                version = next.version,
-                name = next.name,
-                "migrated {}",
-                path.display()
-            );
+            tracing::info!(version = next.version, name = next.name, "migrated {}", path.display());
             applied.push(*next);
         }
     }
@@ -83,30 +73,18 @@ impl Store {
         let current = self.schema_version()?;
         let target = target.unwrap_or(current - 1);
         if target < 0 || target > current {
-            return Err(StoreError::BadRollback {
-                path: self.path.clone(),
-                current,
-                target,
-            });
+            return Err(StoreError::BadRollback { path: self.path.clone(), current, target });
         }
         let mut undone = Vec::new();
         let mut version = current;
         while version > target {
             let path = self.path.clone();
             let Some(m) = MIGRATIONS.iter().find(|m| m.version == version) else {
-                return Err(StoreError::BadRollback {
-                    path,
-                    current,
-                    target,
-                });
+                return Err(StoreError::BadRollback { path, current, target });
             };
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .ctx(&path)?;
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&path)?;
             tx.execute_batch(m.down).ctx(&path)?;
-            tx.pragma_update(None, "user_version", version - 1)
-                .ctx(&path)?;
+            tx.pragma_update(None, "user_version", version - 1).ctx(&path)?;
             tx.commit().ctx(&path)?;
             undone.push(*m);
             version -= 1;
@@ -143,8 +121,7 @@ mod tests {
     use super::*;
 
     fn temp_db(name: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("expman-migrate-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("expman-migrate-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("expman.db")
@@ -165,12 +142,7 @@ mod tests {
         }
         for m in MIGRATIONS.iter().rev() {
             store.rollback(Some(m.version - 1)).unwrap();
-            assert_eq!(
-                store.schema_sql().unwrap(),
-                schemas[(m.version - 1) as usize],
-                "down of {:04}",
-                m.version
-            );
+            assert_eq!(store.schema_sql().unwrap(), schemas[(m.version - 1) as usize], "down of {:04}", m.version);
         }
         assert_eq!(store.schema_version().unwrap(), 0);
         store.migrate().unwrap();
@@ -184,26 +156,16 @@ mod tests {
         let path = temp_db("newer");
         {
             let store = Store::open(&path).unwrap();
-            store
-                .conn()
-                .pragma_update(None, "user_version", 99)
-                .unwrap();
+            store.conn().pragma_update(None, "user_version", 99).unwrap();
         }
         let before = std::fs::read(&path).unwrap();
         match Store::open(&path) {
-            Err(StoreError::TooNew {
-                found: 99,
-                supported,
-                ..
-            }) => assert_eq!(supported, latest()),
+            Err(StoreError::TooNew { found: 99, supported, .. }) => assert_eq!(supported, latest()),
             Err(other) => panic!("unexpected error {other}"),
             Ok(_) => panic!("a database from a newer expman was opened"),
         }
         assert_eq!(std::fs::read(&path).unwrap(), before);
         let message = Store::open(&path).err().unwrap().to_string();
-        assert!(
-            message.contains("newer expman") && message.contains("nothing was changed"),
-            "{message}"
-        );
+        assert!(message.contains("newer expman") && message.contains("nothing was changed"), "{message}");
     }
 }

@@ -20,7 +20,8 @@ use rusqlite::{Connection, OpenFlags};
 pub use migrate::{MIGRATIONS, Migration};
 pub use read::{ActiveRun, MetricSeries, RunDetail, RunRow, TrialSummaryInput};
 pub use records::{
-    Artifact, IngestBatch, MetricPoint, NewRun, ParamValue, RunFinish, RunRef, RunStatus, Runner,
+    Artifact, Capture, IngestBatch, MetricPoint, NewRun, ParamValue, ResourceSummary, RunFinish, RunRef, RunStatus,
+    Runner,
 };
 
 use crate::error::StoreError;
@@ -41,10 +42,7 @@ pub(crate) trait SqlContext<T> {
 
 impl<T> SqlContext<T> for rusqlite::Result<T> {
     fn ctx(self, path: &Path) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })
+        self.map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })
     }
 }
 
@@ -60,29 +58,20 @@ impl Store {
     /// Opens without migrating (for `expman db status` and `rollback`).
     pub fn open_unmigrated(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         }
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ctx(path)?;
         conn.busy_timeout(BUSY_TIMEOUT).ctx(path)?;
         // WAL: readers never block the writer; NORMAL: commits do not fsync
         // (the WAL is synced at checkpoints), durable across process crashes.
         conn.pragma_update(None, "journal_mode", "WAL").ctx(path)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .ctx(path)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").ctx(path)?;
         conn.pragma_update(None, "foreign_keys", "ON").ctx(path)?;
-        let store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let store = Store { conn, path: path.to_path_buf() };
         store.refuse_newer()?;
         Ok(store)
     }
@@ -97,20 +86,14 @@ impl Store {
 
     /// The schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .ctx(&self.path)
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx(&self.path)
     }
 
     fn refuse_newer(&self) -> Result<(), StoreError> {
         let found = self.schema_version()?;
         let supported = migrate::latest();
         if found > supported {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found,
-                supported,
-            });
+            return Err(StoreError::TooNew { path: self.path.clone(), found, supported });
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::records::{RunRef, RunStatus, Runner};
+use super::records::{Capture, ResourceSummary, RunRef, RunStatus, Runner};
 use super::{SqlContext, Store};
 use crate::error::StoreError;
 
@@ -57,6 +57,10 @@ pub struct RunDetail {
     pub params: Vec<(String, String, Option<String>)>,
     pub tags: Vec<(String, String)>,
     pub artifacts: Vec<(String, String, Option<i64>, Option<String>)>,
+    /// Artifacts deleted by the checkpoint policy.
+    pub deleted_artifacts: Vec<String>,
+    pub resources: Option<ResourceSummary>,
+    pub capture: Option<Capture>,
 }
 
 /// The points of one metric of one run, in step order.
@@ -76,7 +80,8 @@ pub struct TrialSummaryInput {
     pub finals: Vec<(String, Vec<f64>)>,
 }
 
-const RUN_COLUMNS: &str = "r.id, r.uid, e.name, t.name, t.base_name, r.repeat, r.status, r.created_at, r.started_at, r.ended_at,
+const RUN_COLUMNS: &str =
+    "r.id, r.uid, e.name, t.name, t.base_name, r.repeat, r.status, r.created_at, r.started_at, r.ended_at,
     r.exit_code, r.error, r.seed, r.config_hash, r.run_dir, r.host";
 
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
@@ -128,10 +133,7 @@ impl Store {
                     None => None,
                 };
                 Ok(ActiveRun {
-                    run: RunRef {
-                        id: r.get(0)?,
-                        uid: r.get(1)?,
-                    },
+                    run: RunRef { id: r.get(0)?, uid: r.get(1)? },
                     experiment_id: r.get(2)?,
                     status: RunStatus::parse(&status).unwrap_or(RunStatus::Running),
                     pid: r.get(4)?,
@@ -174,10 +176,7 @@ impl Store {
     }
 
     /// The last value (highest step) of each metric of the given runs.
-    pub fn final_metrics(
-        &self,
-        run_ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<(String, f64)>>, StoreError> {
+    pub fn final_metrics(&self, run_ids: &[i64]) -> Result<HashMap<i64, Vec<(String, f64)>>, StoreError> {
         let mut out: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
         let mut stmt = self
             .conn()
@@ -190,12 +189,7 @@ impl Store {
             .ctx(&self.path)?;
         for &id in run_ids {
             let rows = stmt
-                .query_map([id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
-                    ))
-                })
+                .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN))))
                 .ctx(&self.path)?;
             let values = rows.collect::<rusqlite::Result<Vec<_>>>().ctx(&self.path)?;
             out.insert(id, values);
@@ -207,47 +201,48 @@ impl Store {
     pub fn metric_series(&self, run_id: i64, key: &str) -> Result<MetricSeries, StoreError> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT step, epoch, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step, timestamp")
+            .prepare_cached(
+                "SELECT step, epoch, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step, timestamp",
+            )
             .ctx(&self.path)?;
         let mut series = MetricSeries::default();
         let mut rows = stmt.query(params![run_id, key]).ctx(&self.path)?;
         while let Some(r) = rows.next().ctx(&self.path)? {
             series.steps.push(r.get(0).ctx(&self.path)?);
             series.epochs.push(r.get(1).ctx(&self.path)?);
-            series.values.push(
-                r.get::<_, Option<f64>>(2)
-                    .ctx(&self.path)?
-                    .unwrap_or(f64::NAN),
-            );
+            series.values.push(r.get::<_, Option<f64>>(2).ctx(&self.path)?.unwrap_or(f64::NAN));
         }
         Ok(series)
     }
 
     /// Number of metric points of a run.
-    pub fn metric_count(&self, run_id: i64) -> Result<i64, StoreError> {
+    pub fn count_events(&self, run_id: i64, kind: &str) -> Result<i64, StoreError> {
         self.conn()
             .query_row(
-                "SELECT COUNT(*) FROM metrics WHERE run_id = ?1",
-                [run_id],
+                "SELECT COUNT(*) FROM events WHERE run_id = ?1 AND kind = ?2",
+                rusqlite::params![run_id, kind],
                 |r| r.get(0),
             )
             .ctx(&self.path)
     }
 
+    /// Hardware samples recorded for a run (`None`: machine-wide ones).
+    pub fn hardware_sample_count(&self, run_id: Option<i64>) -> Result<i64, StoreError> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM hardware_samples WHERE run_id IS ?1", [run_id], |r| r.get(0))
+            .ctx(&self.path)
+    }
+
+    pub fn metric_count(&self, run_id: i64) -> Result<i64, StoreError> {
+        self.conn().query_row("SELECT COUNT(*) FROM metrics WHERE run_id = ?1", [run_id], |r| r.get(0)).ctx(&self.path)
+    }
+
     /// A run by its uid or a unique prefix of it.
     pub fn resolve_run(&self, id: &str) -> Result<RunRef, StoreError> {
         let pattern = format!("{}%", id.replace(['%', '_'], ""));
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT id, uid FROM runs WHERE uid LIKE ?1 LIMIT 2")
-            .ctx(&self.path)?;
+        let mut stmt = self.conn().prepare("SELECT id, uid FROM runs WHERE uid LIKE ?1 LIMIT 2").ctx(&self.path)?;
         let found: Vec<RunRef> = stmt
-            .query_map([pattern], |r| {
-                Ok(RunRef {
-                    id: r.get(0)?,
-                    uid: r.get(1)?,
-                })
-            })
+            .query_map([pattern], |r| Ok(RunRef { id: r.get(0)?, uid: r.get(1)? }))
             .ctx(&self.path)?
             .collect::<rusqlite::Result<_>>()
             .ctx(&self.path)?;
@@ -260,43 +255,93 @@ impl Store {
 
     /// Everything about one run.
     pub fn run_detail(&self, run: &RunRef) -> Result<RunDetail, StoreError> {
-        let row = self
-            .runs_by_id(&[run.id])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::NoSuchRun(run.uid.clone()))?;
+        let row =
+            self.runs_by_id(&[run.id])?.into_iter().next().ok_or_else(|| StoreError::NoSuchRun(run.uid.clone()))?;
         let (config, command, signal, git_commit, git_dirty, malformed_lines) = self
             .conn()
             .query_row(
                 "SELECT config, command, signal, git_commit, git_dirty, malformed_lines FROM runs WHERE id = ?1",
                 [run.id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Option<i64>>(4)?.map(|d| d != 0), r.get(5)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, Option<i64>>(4)?.map(|d| d != 0),
+                        r.get(5)?,
+                    ))
+                },
             )
             .ctx(&self.path)?;
         let collect3 = |sql: &str| -> Result<Vec<(String, String, Option<String>)>, StoreError> {
             let mut stmt = self.conn().prepare(sql).ctx(&self.path)?;
-            let rows = stmt
-                .query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .ctx(&self.path)?;
+            let rows = stmt.query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).ctx(&self.path)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().ctx(&self.path)
         };
-        let params = collect3(
-            "SELECT key, value_type, value_text FROM params WHERE run_id = ?1 ORDER BY key",
-        )?;
+        let params = collect3("SELECT key, value_type, value_text FROM params WHERE run_id = ?1 ORDER BY key")?;
         let tags = collect3("SELECT key, value, NULL FROM tags WHERE run_id = ?1 ORDER BY key")?
             .into_iter()
             .map(|(k, v, _)| (k, v))
             .collect();
         let mut stmt = self
             .conn()
-            .prepare("SELECT path, kind, size, sha256 FROM artifacts WHERE run_id = ?1 AND deleted_at IS NULL ORDER BY id")
+            .prepare(
+                "SELECT path, kind, size, sha256 FROM artifacts WHERE run_id = ?1 AND deleted_at IS NULL ORDER BY id",
+            )
             .ctx(&self.path)?;
         let artifacts = stmt
-            .query_map([run.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .ctx(&self.path)?
             .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx(&self.path)?;
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT path FROM artifacts WHERE run_id = ?1 AND deleted_at IS NOT NULL ORDER BY id")
+            .ctx(&self.path)?;
+        let deleted_artifacts = stmt
+            .query_map([run.id], |r| r.get(0))
+            .ctx(&self.path)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .ctx(&self.path)?;
+        let resources = self
+            .conn()
+            .query_row(
+                "SELECT wall_ms, cpu_ms, mean_cpu_percent, peak_cpu_percent, peak_rss, mean_gpu_util, peak_gpu_util, mean_gpu_mem, peak_gpu_mem, samples
+                 FROM run_resources WHERE run_id = ?1",
+                [run.id],
+                |r| {
+                    Ok(ResourceSummary {
+                        wall_ms: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                        cpu_ms: r.get(1)?,
+                        mean_cpu_percent: r.get(2)?,
+                        peak_cpu_percent: r.get(3)?,
+                        peak_rss: r.get(4)?,
+                        mean_gpu_util: r.get(5)?,
+                        peak_gpu_util: r.get(6)?,
+                        mean_gpu_mem: r.get(7)?,
+                        peak_gpu_mem: r.get(8)?,
+                        samples: r.get(9)?,
+                    })
+                },
+            )
+            .optional()
+            .ctx(&self.path)?;
+        let capture = self
+            .conn()
+            .query_row(
+                "SELECT env, git_branch, host, expman_version FROM run_capture WHERE run_id = ?1",
+                [run.id],
+                |r| {
+                    Ok(Capture {
+                        env: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                        git_branch: r.get(1)?,
+                        host: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        expman_version: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()
             .ctx(&self.path)?;
         Ok(RunDetail {
             row,
@@ -309,6 +354,9 @@ impl Store {
             params,
             tags,
             artifacts,
+            deleted_artifacts,
+            resources,
+            capture,
         })
     }
 
@@ -324,10 +372,7 @@ impl Store {
             let index = match out.iter().position(|t| t.trial == row.trial) {
                 Some(i) => i,
                 None => {
-                    out.push(TrialSummaryInput {
-                        trial: row.trial.clone(),
-                        ..TrialSummaryInput::default()
-                    });
+                    out.push(TrialSummaryInput { trial: row.trial.clone(), ..TrialSummaryInput::default() });
                     out.len() - 1
                 }
             };

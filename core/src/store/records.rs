@@ -42,9 +42,7 @@ impl RunStatus {
     }
 
     pub fn parse(s: &str) -> Option<RunStatus> {
-        RunStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+        RunStatus::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s))
     }
 
     /// Whether the run has ended.
@@ -211,4 +209,30 @@ pub struct Runner {
     pub pid_started: Option<i64>,
     pub heartbeat_at: i64,
     pub ended_at: Option<i64>,
+}
+
+/// What a run cost the machine, from the hardware samples taken while it ran.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceSummary {
+    pub wall_ms: i64,
+    pub cpu_ms: Option<i64>,
+    pub mean_cpu_percent: Option<f64>,
+    pub peak_cpu_percent: Option<f64>,
+    pub peak_rss: Option<i64>,
+    pub mean_gpu_util: Option<f64>,
+    pub peak_gpu_util: Option<f64>,
+    pub mean_gpu_mem: Option<i64>,
+    pub peak_gpu_mem: Option<i64>,
+    pub samples: i64,
+}
+
+/// What is needed to reproduce a run beyond its config and command.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Capture {
+    /// The environment variables expman set (secrets masked), as JSON.
+    pub env: String,
+    pub git_branch: Option<String>,
+    /// Host, OS, CPU and GPU models, driver, as JSON.
+    pub host: String,
+    pub expman_version: String,
 }

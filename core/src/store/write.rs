@@ -3,21 +3,15 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::records::{IngestBatch, NewRun, RunFinish, RunRef, RunStatus};
+use super::records::{Capture, IngestBatch, NewRun, ResourceSummary, RunFinish, RunRef, RunStatus};
 use super::{SqlContext, Store};
 use crate::error::StoreError;
 use crate::time::now_ms;
 
 impl Store {
-    fn write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
+    fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx(&path)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&path)?;
         let value = f(&tx).ctx(&path)?;
         tx.commit().ctx(&path)?;
         Ok(value)
@@ -81,21 +75,13 @@ impl Store {
 
     pub fn heartbeat(&mut self, runner_id: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1",
-                params![runner_id, now_ms()],
-            )
-            .map(|_| ())
+            tx.execute("UPDATE runners SET heartbeat_at = ?2 WHERE id = ?1", params![runner_id, now_ms()]).map(|_| ())
         })
     }
 
     pub fn end_runner(&mut self, runner_id: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE runners SET ended_at = ?2 WHERE id = ?1",
-                params![runner_id, now_ms()],
-            )
-            .map(|_| ())
+            tx.execute("UPDATE runners SET ended_at = ?2 WHERE id = ?1", params![runner_id, now_ms()]).map(|_| ())
         })
     }
 
@@ -136,10 +122,7 @@ impl Store {
             }
             Ok(id)
         })?;
-        Ok(RunRef {
-            id,
-            uid: uid.to_string(),
-        })
+        Ok(RunRef { id, uid: uid.to_string() })
     }
 
     /// PENDING → RUNNING, with what was launched.
@@ -229,6 +212,131 @@ impl Store {
         })
     }
 
+    /// Records one hardware sample: a machine row and a row per run.
+    pub fn insert_hardware(&mut self, sample: &crate::hardware::Sample) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO hardware_samples (run_id, timestamp, host, cpu_percent, mem_used, mem_total, gpu_percent, gpu_mem, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let m = &sample.machine;
+            let gpu_util = (!sample.gpus.is_empty())
+                .then(|| sample.gpus.iter().map(|g| f64::from(g.util_percent)).sum::<f64>() / sample.gpus.len() as f64);
+            let gpu_mem = (!sample.gpus.is_empty()).then(|| sample.gpus.iter().map(|g| g.mem_used as i64).sum::<i64>());
+            let data = serde_json::json!({
+                "per_core": m.per_core, "swap_used": m.swap_used, "swap_total": m.swap_total,
+                "load": m.load, "gpus": sample.gpus,
+            });
+            stmt.execute(params![
+                Option::<i64>::None,
+                sample.timestamp,
+                sample.host,
+                f64::from(m.cpu_percent),
+                m.mem_used as i64,
+                m.mem_total as i64,
+                gpu_util,
+                gpu_mem,
+                data.to_string()
+            ])?;
+            for r in &sample.runs {
+                let data = serde_json::json!({"pid": r.pid, "processes": r.processes, "cpu_ms": r.cpu_ms});
+                stmt.execute(params![
+                    r.run_id,
+                    sample.timestamp,
+                    sample.host,
+                    f64::from(r.cpu_percent),
+                    r.rss as i64,
+                    Option::<i64>::None,
+                    r.gpu_util.map(f64::from),
+                    (r.gpu_mem > 0).then_some(r.gpu_mem as i64),
+                    data.to_string()
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records what a run cost the machine.
+    pub fn write_resources(&mut self, run_id: i64, r: &ResourceSummary) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO run_resources (run_id, wall_ms, cpu_ms, mean_cpu_percent, peak_cpu_percent, peak_rss, mean_gpu_util, peak_gpu_util, mean_gpu_mem, peak_gpu_mem, samples)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (run_id) DO UPDATE SET wall_ms = excluded.wall_ms, cpu_ms = excluded.cpu_ms,
+                    mean_cpu_percent = excluded.mean_cpu_percent, peak_cpu_percent = excluded.peak_cpu_percent,
+                    peak_rss = excluded.peak_rss, mean_gpu_util = excluded.mean_gpu_util, peak_gpu_util = excluded.peak_gpu_util,
+                    mean_gpu_mem = excluded.mean_gpu_mem, peak_gpu_mem = excluded.peak_gpu_mem, samples = excluded.samples",
+                params![
+                    run_id,
+                    r.wall_ms,
+                    r.cpu_ms,
+                    r.mean_cpu_percent,
+                    r.peak_cpu_percent,
+                    r.peak_rss,
+                    r.mean_gpu_util,
+                    r.peak_gpu_util,
+                    r.mean_gpu_mem,
+                    r.peak_gpu_mem,
+                    r.samples
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Records what is needed to reproduce a run.
+    pub fn write_capture(&mut self, run_id: i64, c: &Capture) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO run_capture (run_id, env, git_branch, host, expman_version) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (run_id) DO UPDATE SET env = excluded.env, git_branch = excluded.git_branch, host = excluded.host, expman_version = excluded.expman_version",
+                params![run_id, c.env, c.git_branch, c.host, c.expman_version],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Marks artifacts of a run as deleted (by path).
+    pub fn mark_artifacts_deleted(&mut self, run_id: i64, paths: &[String]) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE artifacts SET deleted_at = ?3 WHERE run_id = ?1 AND path = ?2 AND deleted_at IS NULL",
+            )?;
+            for path in paths {
+                stmt.execute(params![run_id, path, now])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds artifacts to a run outside an event batch (captured files).
+    pub fn add_artifacts(&mut self, run_id: i64, artifacts: &[super::records::Artifact]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO artifacts (run_id, path, size, sha256, kind, epoch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for a in artifacts {
+                stmt.execute(params![run_id, a.path, a.size, a.sha256, a.kind, a.epoch, a.created_at])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a message on a run's status (an early stop's reason, say)
+    /// and tags, without ending it.
+    pub fn annotate_run(&mut self, run_id: i64, tags: &[(String, String)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut tag = tx.prepare_cached(
+                "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (k, v) in tags {
+                tag.execute(params![run_id, k, v])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Appends to the audit log.
     pub fn log_event(
         &mut self,
@@ -270,26 +378,17 @@ impl Store {
 
     /// The next automatic step of each metric key of a run (after a
     /// restart, so that steps continue rather than repeat).
-    pub fn next_steps(
-        &self,
-        run_id: i64,
-    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    pub fn next_steps(&self, run_id: i64) -> Result<std::collections::HashMap<String, i64>, StoreError> {
         let mut stmt = self
             .conn()
             .prepare("SELECT key, MAX(step) + 1 FROM metrics WHERE run_id = ?1 GROUP BY key")
             .ctx(&self.path)?;
-        let rows = stmt
-            .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .ctx(&self.path)?;
+        let rows = stmt.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?))).ctx(&self.path)?;
         rows.collect::<rusqlite::Result<_>>().ctx(&self.path)
     }
 
     /// The ids of an experiment and a trial, without creating them.
-    pub fn find_trial(
-        &self,
-        experiment: &str,
-        trial: &str,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
+    pub fn find_trial(&self, experiment: &str, trial: &str) -> Result<Option<(i64, i64)>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT e.id, t.id FROM experiments e JOIN trials t ON t.experiment_id = e.id WHERE e.name = ?1 AND t.name = ?2",
@@ -318,21 +417,10 @@ impl Store {
     }
 
     /// Marks a run as final without touching its other columns (recovery).
-    pub fn set_status(
-        &mut self,
-        run_id: i64,
-        status: RunStatus,
-        error: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    pub fn set_status(&mut self, run_id: i64, status: RunStatus, error: Option<&str>) -> Result<bool, StoreError> {
         self.finish_run(
             run_id,
-            &RunFinish {
-                status,
-                exit_code: None,
-                signal: None,
-                error: error.map(str::to_string),
-                ended_at: now_ms(),
-            },
+            &RunFinish { status, exit_code: None, signal: None, error: error.map(str::to_string), ended_at: now_ms() },
         )
     }
 }

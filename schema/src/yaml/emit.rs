@@ -27,16 +27,10 @@ fn inline(node: &Node) -> String {
     match &node.value {
         Value::Seq(items) if items.is_empty() => "[]".into(),
         Value::Map(m) if m.is_empty() => "{}".into(),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(inline).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Seq(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Value::Map(m) => format!(
             "{{{}}}",
-            m.iter()
-                .map(|(k, e)| format!("{}: {}", format_key(k), inline(&e.value)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            m.iter().map(|(k, e)| format!("{}: {}", format_key(k), inline(&e.value))).collect::<Vec<_>>().join(", ")
         ),
         Value::String(s) if s.contains('\n') => super::scalar::quote_if_needed(s),
         other => format_scalar(other),
@@ -110,15 +104,12 @@ mod tests {
 
     #[test]
     fn yaml_round_trips() {
-        let text = "a: 1\nb:\n  c: \"x: y\"\n  d:\n  - 1\n  - {e: 2.5}\n  - k: v\n    l: [1, 2]\nempty: {}\nnone: null\n";
+        let text =
+            "a: 1\nb:\n  c: \"x: y\"\n  d:\n  - 1\n  - {e: 2.5}\n  - k: v\n    l: [1, 2]\nempty: {}\nnone: null\n";
         let first = crate::yaml::parse(text, FileId(0));
         let written = to_yaml(&first.docs[0]);
         let again = crate::yaml::parse(&written, FileId(0));
         assert!(again.errors.is_empty(), "{written}");
-        assert_eq!(
-            first.docs[0].to_json(),
-            again.docs[0].to_json(),
-            "{written}"
-        );
+        assert_eq!(first.docs[0].to_json(), again.docs[0].to_json(), "{written}");
     }
 }

@@ -61,22 +61,14 @@ pub fn parse(text: &str, file: FileId) -> ParsedYaml {
                     }
                 }
                 let end = next_char_end(text, at);
-                let mut diagnostic = Diagnostic::error(
-                    Code::YamlSyntax,
-                    Span::new(file, at, end),
-                    syntax_message(err.info()),
-                )
-                .with_hint(syntax_hint(err.info()));
+                let mut diagnostic =
+                    Diagnostic::error(Code::YamlSyntax, Span::new(file, at, end), syntax_message(err.info()))
+                        .with_hint(syntax_hint(err.info()));
                 if let Some(open) = builder.open_flow_collection() {
                     let bracket = &text[open..open + 1];
                     diagnostic = diagnostic
-                        .with_related(
-                            Span::new(file, open, open + 1),
-                            format!("this `{bracket}` is never closed"),
-                        )
-                        .with_hint(format!(
-                            "close the `{bracket}` opened earlier, or quote the value"
-                        ));
+                        .with_related(Span::new(file, open, open + 1), format!("this `{bracket}` is never closed"))
+                        .with_hint(format!("close the `{bracket}` opened earlier, or quote the value"));
                 }
                 builder.errors.push(diagnostic);
                 builder.finish_partial();
@@ -84,18 +76,11 @@ pub fn parse(text: &str, file: FileId) -> ParsedYaml {
             }
         }
     }
-    ParsedYaml {
-        docs: builder.docs,
-        errors: builder.errors,
-    }
+    ParsedYaml { docs: builder.docs, errors: builder.errors }
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
-    text[at.min(text.len())..]
-        .chars()
-        .next()
-        .map(|c| at + c.len_utf8())
-        .unwrap_or(at)
+    text[at.min(text.len())..].chars().next().map(|c| at + c.len_utf8()).unwrap_or(at)
 }
 
 fn syntax_message(info: &str) -> String {
@@ -107,10 +92,7 @@ fn syntax_hint(info: &str) -> String {
         "YAML indents with spaces only; replace the tab characters with spaces".into()
     } else if info.contains("mapping values are not allowed") {
         "a value containing `: ` must be quoted, or the line is indented wrongly".into()
-    } else if info.contains("did not find expected")
-        || info.contains("unexpected end")
-        || info.contains("eof")
-    {
+    } else if info.contains("did not find expected") || info.contains("unexpected end") || info.contains("eof") {
         "check for an unclosed bracket or quote above this point".into()
     } else {
         "check the indentation and quoting around this point".into()
@@ -168,10 +150,7 @@ impl Builder<'_> {
             Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => {}
             Event::Scalar(text, style, anchor, tag) => {
                 let span = self.span(&start, &end);
-                if let Some(Frame::Map {
-                    key: key @ None, ..
-                }) = self.stack.last_mut()
-                {
+                if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
                     let is_merge = text == "<<" && style == ScalarStyle::Plain;
                     *key = Some((text.into_owned(), span, is_merge));
                     return false;
@@ -179,11 +158,9 @@ impl Builder<'_> {
                 let value = self.scalar_value(&text, style, tag.as_deref(), span);
                 self.complete(Node::new(value, span), anchor);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                start: self.offset(&start),
-                anchor,
-            }),
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Seq { items: Vec::new(), start: self.offset(&start), anchor })
+            }
             Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
                 map: Map::new(),
                 key: None,
@@ -211,13 +188,9 @@ impl Builder<'_> {
                                 Diagnostic::error(
                                     Code::AliasLimit,
                                     span,
-                                    format!(
-                                        "aliases expand to more than {ALIAS_NODE_LIMIT} values"
-                                    ),
+                                    format!("aliases expand to more than {ALIAS_NODE_LIMIT} values"),
                                 )
-                                .with_hint(
-                                    "this looks like an alias bomb; expman refuses to expand it",
-                                ),
+                                .with_hint("this looks like an alias bomb; expman refuses to expand it"),
                             );
                             Node::null(span)
                         } else {
@@ -226,10 +199,7 @@ impl Builder<'_> {
                     }
                     None => Node::null(span),
                 };
-                if let Some(Frame::Map {
-                    key: key @ None, ..
-                }) = self.stack.last_mut()
-                {
+                if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
                     let text = match &node.value {
                         Value::String(s) => s.clone(),
                         other => super::format_scalar(other),
@@ -243,18 +213,8 @@ impl Builder<'_> {
         false
     }
 
-    fn scalar_value(
-        &mut self,
-        text: &str,
-        style: ScalarStyle,
-        tag: Option<&Tag>,
-        span: Span,
-    ) -> Value {
-        let resolved = if style == ScalarStyle::Plain {
-            resolve_plain(text)
-        } else {
-            Value::String(text.to_string())
-        };
+    fn scalar_value(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Value {
+        let resolved = if style == ScalarStyle::Plain { resolve_plain(text) } else { Value::String(text.to_string()) };
         let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) else {
             return resolved;
         };
@@ -291,37 +251,17 @@ impl Builder<'_> {
 
     fn close(&mut self, frame: Frame) -> (Node, usize) {
         match frame {
-            Frame::Seq {
-                items,
-                start,
-                anchor,
-            } => {
-                let end = items
-                    .last()
-                    .map(|n| n.span.end as usize)
-                    .unwrap_or(start + 1);
-                (
-                    Node::new(Value::seq(items), Span::new(self.file, start, end)),
-                    anchor,
-                )
+            Frame::Seq { items, start, anchor } => {
+                let end = items.last().map(|n| n.span.end as usize).unwrap_or(start + 1);
+                (Node::new(Value::seq(items), Span::new(self.file, start, end)), anchor)
             }
-            Frame::Map {
-                mut map,
-                key,
-                merges,
-                start,
-                anchor,
-            } => {
+            Frame::Map { mut map, key, merges, start, anchor } => {
                 if let Some((name, key_span, _)) = key {
                     // A key whose value never came (the text ended early).
                     map.insert(
                         name,
                         key_span,
-                        Node::null(Span::new(
-                            self.file,
-                            key_span.end as usize,
-                            key_span.end as usize,
-                        )),
+                        Node::null(Span::new(self.file, key_span.end as usize, key_span.end as usize)),
                     );
                 }
                 for merge in merges {
@@ -334,10 +274,7 @@ impl Builder<'_> {
                     .max()
                     .map(|e| e as usize)
                     .unwrap_or(start + 1);
-                (
-                    Node::new(Value::map(map), Span::new(self.file, start, end)),
-                    anchor,
-                )
+                (Node::new(Value::map(map), Span::new(self.file, start, end)), anchor)
             }
         }
     }
@@ -347,9 +284,7 @@ impl Builder<'_> {
     fn apply_merge(&mut self, map: &mut Map, merge: Node) {
         let sources: Vec<Node> = match merge.value {
             Value::Map(_) => vec![merge],
-            Value::Seq(items) if items.iter().all(|n| n.as_map().is_some()) => {
-                std::sync::Arc::unwrap_or_clone(items)
-            }
+            Value::Seq(items) if items.iter().all(|n| n.as_map().is_some()) => std::sync::Arc::unwrap_or_clone(items),
             _ => {
                 self.errors.push(
                     Diagnostic::error(
@@ -381,9 +316,7 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                map, key, merges, ..
-            }) => match key.take() {
+            Some(Frame::Map { map, key, merges, .. }) => match key.take() {
                 None => {
                     // A collection used as a key: YAML allows it, configs don't.
                     self.errors.push(Diagnostic::error(
@@ -486,10 +419,7 @@ mod tests {
         let other = p.docs[0].get("other").unwrap();
         assert_eq!(other.get("x").unwrap().as_i64(), Some(1));
         assert_eq!(other.get("y").unwrap().as_i64(), Some(3));
-        assert_eq!(
-            p.docs[0].get_path(["list", "0", "y"]).unwrap().as_i64(),
-            Some(2)
-        );
+        assert_eq!(p.docs[0].get_path(["list", "0", "y"]).unwrap().as_i64(), Some(2));
     }
 
     #[test]

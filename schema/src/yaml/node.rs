@@ -82,8 +82,7 @@ impl Map {
 
     /// Inserts or replaces a key, keeping its position when it existed.
     pub fn insert(&mut self, key: impl Into<String>, key_span: Span, value: Node) {
-        self.entries
-            .insert(key.into(), MapEntry { key_span, value });
+        self.entries.insert(key.into(), MapEntry { key_span, value });
     }
 
     pub fn remove(&mut self, key: &str) -> Option<MapEntry> {
@@ -195,18 +194,13 @@ impl Node {
     }
 
     /// Like [`Node::get_path`], for changing the value found.
-    pub fn get_path_mut<S: AsRef<str>>(
-        &mut self,
-        path: impl IntoIterator<Item = S>,
-    ) -> Option<&mut Node> {
+    pub fn get_path_mut<S: AsRef<str>>(&mut self, path: impl IntoIterator<Item = S>) -> Option<&mut Node> {
         let mut node = self;
         for segment in path {
             let segment = segment.as_ref();
             node = match &mut node.value {
                 Value::Map(m) => Arc::make_mut(m).get_mut(segment)?,
-                Value::Seq(items) => {
-                    Arc::make_mut(items).get_mut(segment.parse::<usize>().ok()?)?
-                }
+                Value::Seq(items) => Arc::make_mut(items).get_mut(segment.parse::<usize>().ok()?)?,
                 _ => return None,
             };
         }
@@ -227,9 +221,7 @@ impl Node {
     fn set_span_deep(&mut self, span: Span) {
         self.span = span;
         match &mut self.value {
-            Value::Seq(items) => Arc::make_mut(items)
-                .iter_mut()
-                .for_each(|n| n.set_span_deep(span)),
+            Value::Seq(items) => Arc::make_mut(items).iter_mut().for_each(|n| n.set_span_deep(span)),
             Value::Map(m) => Arc::make_mut(m).iter_mut().for_each(|(_, e)| {
                 e.key_span = span;
                 e.value.set_span_deep(span);
@@ -250,11 +242,7 @@ impl Node {
                 .unwrap_or_else(|| J::String(crate::yaml::format_scalar(&self.value))),
             Value::String(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(m) => J::Object(
-                m.iter()
-                    .map(|(k, e)| (k.to_string(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(m) => J::Object(m.iter().map(|(k, e)| (k.to_string(), e.value.to_json())).collect()),
         }
     }
 
@@ -318,11 +306,7 @@ pub fn flatten(node: &Node) -> Vec<(String, &Node)> {
         match &node.value {
             Value::Map(m) if !m.is_empty() || prefix.is_empty() => {
                 for (k, e) in m.iter() {
-                    let key = if prefix.is_empty() {
-                        k.to_string()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
+                    let key = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
                     walk(&key, &e.value, out);
                 }
             }

@@ -118,20 +118,12 @@ pub(crate) fn format_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        }
+        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
     } else if f == f.trunc() && f.abs() < 1e16 {
         format!("{f:.1}")
     } else {
         let s = format!("{f}");
-        if s.contains('e') || s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
+        if s.contains('e') || s.contains('.') { s } else { format!("{s}.0") }
     }
 }
 
@@ -190,25 +182,11 @@ mod tests {
 
     #[test]
     fn formatting_round_trips() {
-        for s in [
-            "",
-            "true",
-            "12",
-            "a: b",
-            "- x",
-            "plain",
-            "x#y",
-            "${a.b}",
-            "tab\there",
-        ] {
+        for s in ["", "true", "12", "a: b", "- x", "plain", "x#y", "${a.b}", "tab\there"] {
             let written = quote_if_needed(s);
             let back = crate::yaml::parse(&format!("k: {written}\n"), crate::FileId(0));
             assert!(back.errors.is_empty(), "{s:?} -> {written}");
-            assert_eq!(
-                back.docs[0].get("k").unwrap().as_str(),
-                Some(s),
-                "{s:?} -> {written}"
-            );
+            assert_eq!(back.docs[0].get("k").unwrap().as_str(), Some(s), "{s:?} -> {written}");
         }
         assert_eq!(format_float(0.001), "0.001");
         assert_eq!(format_float(3.0), "3.0");

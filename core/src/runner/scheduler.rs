@@ -1,0 +1,583 @@
+//! The scheduler loop: plan the runs (PENDING rows), launch while there is
+//! room, react to messages (exits, progress, callback actions, hardware
+//! samples), enforce timeouts, cancellation and stop deadlines, and record
+//! every run's end.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use expman_schema::model::GpuMode;
+use expman_schema::{Project, RunPlan};
+
+use super::gpus::GpuPool;
+use super::ingest_thread;
+use super::launch::{LaunchContext, Launched, launch};
+use super::prepare::{self, STOP_FILE};
+use super::{Observer, RunInfo, RunReport, RunnerEvent, RunnerOptions, new_run_uid, status_counts};
+use crate::callbacks::Action;
+use crate::error::RunError;
+use crate::hardware::{Gpus, Sample, Sampler, SamplerHandle, SamplerThread};
+use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
+use crate::process;
+use crate::store::{NewRun, RunFinish, RunRef, RunStatus, Store};
+use crate::time::now_ms;
+use crate::workspace::Workspace;
+
+/// What the scheduler waits for.
+pub enum Message {
+    Exit { run_id: i64, outcome: Outcome },
+    Ingest(ingest_thread::Report),
+    Sample(Box<Sample>),
+}
+
+/// A planned run not started yet.
+pub struct Queued {
+    pub plan: RunPlan,
+    pub run: RunRef,
+}
+
+/// Why, and how far, a run is being stopped.
+struct Stopping {
+    status: RunStatus,
+    message: Option<String>,
+    /// When to send SIGTERM (after a polite request).
+    terminate_at: Option<Instant>,
+    /// When to send SIGKILL.
+    kill_at: Option<Instant>,
+}
+
+struct Active {
+    info: RunInfo,
+    stopper: Stopper,
+    started: Instant,
+    deadline: Option<Instant>,
+    stopping: Option<Stopping>,
+    grace: Duration,
+    gpus: Vec<u32>,
+}
+
+pub struct Scheduler<'a> {
+    ctx: LaunchContext<'a>,
+    options: &'a RunnerOptions,
+    observer: &'a mut dyn Observer,
+    store: Store,
+    experiment_id: i64,
+    runner_id: i64,
+    queue: VecDeque<Queued>,
+    active: HashMap<i64, Active>,
+    parallel: usize,
+    gpu_pool: Option<GpuPool>,
+    report: RunReport,
+    cancelling: bool,
+    tx: Sender<Message>,
+    rx: Receiver<Message>,
+    ingest: Sender<ingest_thread::Command>,
+    threads: Vec<JoinHandle<()>>,
+    sampler: Option<(SamplerThread, SamplerHandle)>,
+    last_heartbeat: Instant,
+}
+
+impl<'a> Scheduler<'a> {
+    /// Opens the record, creates the experiment, trials and PENDING runs,
+    /// and starts the ingest and sampling threads.
+    pub fn start(
+        workspace: &'a Workspace,
+        project: &'a Project,
+        plans: &[RunPlan],
+        pipelines: &'a PipelineRegistry,
+        options: &'a RunnerOptions,
+        observer: &'a mut dyn Observer,
+    ) -> Result<Scheduler<'a>, RunError> {
+        let hardware = project.env.hardware.clone().unwrap_or_default();
+        let gpu_mode = hardware.gpu.clone().unwrap_or(GpuMode::Auto);
+        // Fail fast, before anything is recorded, when GPUs are required.
+        let gpus = Gpus::open(&gpu_mode).map_err(|e| RunError::Invalid(e.to_string()))?;
+        let sampler = Sampler::new(gpus).map_err(RunError::Invalid)?;
+        let host_json = sampler.host_info().to_string();
+
+        workspace.prepare()?;
+        let mut store = workspace.open_store()?;
+        let experiment = project.experiment_name();
+        let experiment_id = store.ensure_experiment(
+            experiment,
+            project.experiment.desc.as_deref(),
+            &project.dir.display().to_string(),
+        )?;
+        let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+        let me = std::process::id();
+        let runner_id = store.register_runner(
+            &process::host_name(),
+            me,
+            process::start_time(me),
+            &process::user_name(),
+            &command_line,
+        )?;
+        store.log_event("experiment_started", Some(experiment_id), None, &command_line)?;
+
+        let mut report = RunReport { experiment_id, ..RunReport::default() };
+        let mut trial_ids: HashMap<String, i64> = HashMap::new();
+        let mut queue = VecDeque::new();
+        for plan in plans {
+            let trial_id = match trial_ids.get(&plan.trial) {
+                Some(id) => *id,
+                None => {
+                    let sweep = (!plan.sweep.is_empty()).then(|| {
+                        serde_json::Value::Object(plan.sweep.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+                            .to_string()
+                    });
+                    let id = store.ensure_trial(
+                        experiment_id,
+                        &plan.trial,
+                        &plan.trial_base,
+                        sweep.as_deref(),
+                        plan.desc.as_deref(),
+                    )?;
+                    trial_ids.insert(plan.trial.clone(), id);
+                    id
+                }
+            };
+            if options.resume
+                && let Some(done) = store.find_done(experiment_id, trial_id, plan.repeat, &plan.config_hash)?
+            {
+                report.skipped += 1;
+                observer.on_event(RunnerEvent::Skipped { trial: &plan.trial, repeat: plan.repeat, done_as: &done });
+                continue;
+            }
+            let attempt = store.attempts(experiment_id, trial_id, plan.repeat, &plan.config_hash)? + 1;
+            let uid = new_run_uid();
+            let masked = expman_schema::secrets::mask(&plan.config);
+            let new = NewRun {
+                experiment_id,
+                trial_id,
+                repeat: plan.repeat,
+                attempt,
+                config_json: masked.to_json().to_string(),
+                config_hash: plan.config_hash.clone(),
+                seed: plan.seed,
+                run_dir: workspace.run_dir(experiment, &plan.trial, &uid).display().to_string(),
+                runner_id,
+                params: prepare::flatten_params(&masked),
+                tags: plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            };
+            let run = store.create_run(&new, &uid)?;
+            queue.push_back(Queued { plan: plan.clone(), run });
+        }
+
+        let resources = project.env.resources.clone().unwrap_or_default();
+        let gpu_pool = resources
+            .gpus
+            .as_ref()
+            .filter(|g| !g.is_empty())
+            .map(|g| GpuPool::new(g, resources.gpus_per_run.unwrap_or(1), resources.runs_per_gpu.unwrap_or(1)));
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let mut parallel = options.max_parallel.or(resources.max_parallel.map(|n| n as usize)).unwrap_or(cores).max(1);
+        if let Some(pool) = &gpu_pool {
+            if pool.capacity() == 0 {
+                return Err(RunError::Invalid("`resources.gpus` has fewer GPUs than `gpus_per_run` asks for".into()));
+            }
+            parallel = parallel.min(pool.capacity());
+        }
+        observer.on_event(RunnerEvent::Plan { to_run: queue.len(), skipped: report.skipped, parallel });
+
+        let (tx, rx) = mpsc::channel::<Message>();
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (report_tx, report_rx) = mpsc::channel::<ingest_thread::Report>();
+        let ingest = ingest_thread::spawn(&workspace.database, options.poll, cmd_rx, report_tx)
+            .map_err(|e| RunError::io(&workspace.database, e))?;
+        let forward = tx.clone();
+        let forwarder = std::thread::spawn(move || {
+            for r in report_rx {
+                if forward.send(Message::Ingest(r)).is_err() {
+                    break;
+                }
+            }
+        });
+        let sampler = if hardware.enabled.unwrap_or(true) {
+            let interval =
+                hardware.interval.map(|i| i.0).unwrap_or(Duration::from_secs(2)).max(Duration::from_millis(100));
+            let samples = tx.clone();
+            let sink = Box::new(move |s: Sample| {
+                let _ = samples.send(Message::Sample(Box::new(s)));
+            });
+            let thread = SamplerThread::spawn(sampler, interval, Some(&workspace.database), Some(sink))
+                .map_err(|e| RunError::io(&workspace.database, e))?;
+            let handle = thread.handle();
+            Some((thread, handle))
+        } else {
+            None
+        };
+
+        Ok(Scheduler {
+            ctx: LaunchContext {
+                workspace,
+                project,
+                pipelines,
+                callbacks: &options.callbacks,
+                base_env: std::env::vars().collect(),
+                host_json,
+                capture: Default::default(),
+            },
+            options,
+            observer,
+            store,
+            experiment_id,
+            runner_id,
+            queue,
+            active: HashMap::new(),
+            parallel,
+            gpu_pool,
+            report,
+            cancelling: false,
+            tx,
+            rx,
+            ingest: cmd_tx,
+            threads: vec![ingest, forwarder],
+            sampler,
+            last_heartbeat: Instant::now(),
+        })
+    }
+
+    /// Runs everything to the end.
+    pub fn run(mut self) -> Result<RunReport, RunError> {
+        loop {
+            self.launch_while_room()?;
+            if self.active.is_empty() && (self.queue.is_empty() || self.cancelling) {
+                break;
+            }
+            match self.rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Message::Exit { run_id, outcome }) => self.finish(run_id, outcome)?,
+                Ok(Message::Ingest(ingest_thread::Report::Progress { run_id, progress })) => {
+                    if let Some(a) = self.active.get(&run_id) {
+                        self.observer.on_event(RunnerEvent::Progress {
+                            run: &a.info,
+                            epoch: progress.epoch,
+                            latest: &progress.latest,
+                        });
+                    }
+                }
+                Ok(Message::Ingest(ingest_thread::Report::Error { run_id, message })) => {
+                    let run = self.active.get(&run_id).map(|a| &a.info);
+                    self.observer.on_event(RunnerEvent::Warning { run, message: &message });
+                }
+                Ok(Message::Ingest(ingest_thread::Report::Action { run_id, action })) => {
+                    self.act(run_id, action)?;
+                }
+                Ok(Message::Sample(sample)) => {
+                    self.observer.on_event(RunnerEvent::Hardware { sample: &sample });
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.enforce_deadlines();
+            if self.last_heartbeat.elapsed() > Duration::from_secs(15) {
+                self.store.heartbeat(self.runner_id)?;
+                self.last_heartbeat = Instant::now();
+            }
+        }
+        self.close()
+    }
+
+    fn launch_while_room(&mut self) -> Result<(), RunError> {
+        while !self.cancelling && self.active.len() < self.parallel {
+            let Some(next) = self.queue.pop_front() else { break };
+            let gpus = match self.gpu_pool.as_mut() {
+                Some(pool) => match pool.take() {
+                    Some(g) => g,
+                    None => {
+                        self.queue.push_front(next);
+                        break;
+                    }
+                },
+                None => Vec::new(),
+            };
+            match launch(&mut self.ctx, &mut self.store, &next, &gpus, &self.tx) {
+                (info, Ok(Launched { stopper, grace, pid, callbacks })) => {
+                    let _ = self.ingest.send(ingest_thread::Command::Watch {
+                        run_id: info.run.id,
+                        run_dir: info.run_dir.clone(),
+                        offset: 0,
+                        callbacks,
+                    });
+                    if let (Some((_, handle)), Some(pid)) = (&self.sampler, pid) {
+                        handle.add(info.run.id, pid);
+                    }
+                    self.observer.on_event(RunnerEvent::Started { run: &info });
+                    let deadline = next.plan.pipeline.timeout.map(|t| Instant::now() + t.0);
+                    let active =
+                        Active { info, stopper, started: Instant::now(), deadline, stopping: None, grace, gpus };
+                    self.active.insert(active.info.run.id, active);
+                }
+                (info, Err(message)) => {
+                    if let Some(pool) = self.gpu_pool.as_mut() {
+                        pool.give_back(&gpus);
+                    }
+                    let finish = RunFinish {
+                        status: RunStatus::Failed,
+                        exit_code: None,
+                        signal: None,
+                        error: Some(message.clone()),
+                        ended_at: now_ms(),
+                    };
+                    self.store.finish_run(info.run.id, &finish)?;
+                    self.observer.on_event(RunnerEvent::Finished {
+                        run: &info,
+                        status: RunStatus::Failed,
+                        duration: Duration::ZERO,
+                        error: Some(&message),
+                    });
+                    self.report.runs.push((info, RunStatus::Failed));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A run's process ended: drain its events, decide its status, run the
+    /// end callbacks, record it.
+    fn finish(&mut self, run_id: i64, outcome: Outcome) -> Result<(), RunError> {
+        let Some(done) = self.active.remove(&run_id) else { return Ok(()) };
+        let (reply_tx, reply_rx) = mpsc::channel();
+        let _ = self.ingest.send(ingest_thread::Command::Drain { run_id, reply: reply_tx });
+        let drained = reply_rx.recv().unwrap_or_default();
+        if drained.malformed > 0 {
+            let message = format!(
+                "{} malformed event line(s) skipped; first at {}",
+                drained.malformed,
+                drained.first_malformed.as_deref().unwrap_or("?")
+            );
+            self.store.log_event("malformed_events", Some(self.experiment_id), Some(run_id), &message)?;
+            self.observer.on_event(RunnerEvent::Warning { run: Some(&done.info), message: &message });
+        }
+        if let Some(error) = &drained.error {
+            self.observer.on_event(RunnerEvent::Warning { run: Some(&done.info), message: error });
+        }
+        // A stop a callback asked for that the scheduler had not acted on
+        // yet (the process ended first) still decides the status.
+        let mut stopping = done.stopping;
+        if stopping.is_none()
+            && let Some(Action::Stop { status, message, tags }) = drained.stop
+        {
+            self.store.annotate_run(run_id, &tags)?;
+            self.store.log_event("stop_requested", Some(self.experiment_id), Some(run_id), &message)?;
+            stopping = Some(Stopping { status, message: Some(message), terminate_at: None, kill_at: None });
+        }
+        let (status, error) = judge(&outcome, stopping.as_ref(), &done.info.run_dir, done.grace);
+        if let Some(mut callbacks) = drained.callbacks {
+            let actions = callbacks.end(status);
+            self.apply_end_actions(&done.info, actions)?;
+        }
+        let wall_ms = done.started.elapsed().as_millis() as i64;
+        if let Some((_, handle)) = &self.sampler {
+            handle.remove(run_id, wall_ms);
+        }
+        self.store.finish_run(
+            run_id,
+            &RunFinish {
+                status,
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                error: error.clone(),
+                ended_at: now_ms(),
+            },
+        )?;
+        if let Some(pool) = self.gpu_pool.as_mut() {
+            pool.give_back(&done.gpus);
+        }
+        self.observer.on_event(RunnerEvent::Finished {
+            run: &done.info,
+            status,
+            duration: done.started.elapsed(),
+            error: error.as_deref(),
+        });
+        self.report.runs.push((done.info, status));
+        Ok(())
+    }
+
+    fn apply_end_actions(&mut self, info: &RunInfo, actions: Vec<Action>) -> Result<(), RunError> {
+        for action in actions {
+            match action {
+                Action::ArtifactsDeleted(paths) => self.store.mark_artifacts_deleted(info.run.id, &paths)?,
+                Action::Event { kind, detail } => self.store.log_event(&kind, None, Some(info.run.id), &detail)?,
+                Action::Warning(message) => {
+                    self.store.log_event("warning", None, Some(info.run.id), &message)?;
+                    self.observer.on_event(RunnerEvent::Warning { run: Some(info), message: &message });
+                }
+                Action::Stop { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// What a callback asked of a running run.
+    fn act(&mut self, run_id: i64, action: Action) -> Result<(), RunError> {
+        match action {
+            Action::Stop { status, message, tags } => {
+                // A run already ended had its stop applied when it was drained.
+                let Some(a) = self.active.get_mut(&run_id) else { return Ok(()) };
+                if a.stopping.is_some() {
+                    return Ok(());
+                }
+                self.store.annotate_run(run_id, &tags)?;
+                self.store.log_event("stop_requested", Some(self.experiment_id), Some(run_id), &message)?;
+                ask_to_stop(&a.info, &a.stopper);
+                a.stopping = Some(Stopping {
+                    status,
+                    message: Some(message.clone()),
+                    terminate_at: Some(Instant::now() + a.grace),
+                    kill_at: None,
+                });
+                self.observer.on_event(RunnerEvent::Stopping { run: &a.info, message: &message });
+            }
+            Action::Warning(message) => {
+                // Also for a run that has just ended: hooks report late.
+                self.store.log_event("warning", None, Some(run_id), &message)?;
+                let info = self
+                    .active
+                    .get(&run_id)
+                    .map(|a| &a.info)
+                    .or_else(|| self.report.runs.iter().find(|(r, _)| r.run.id == run_id).map(|(r, _)| r));
+                self.observer.on_event(RunnerEvent::Warning { run: info, message: &message });
+            }
+            Action::ArtifactsDeleted(paths) => self.store.mark_artifacts_deleted(run_id, &paths)?,
+            Action::Event { kind, detail } => self.store.log_event(&kind, None, Some(run_id), &detail)?,
+        }
+        Ok(())
+    }
+
+    fn enforce_deadlines(&mut self) {
+        let now = Instant::now();
+        if self.options.cancel.load(Ordering::SeqCst) && !self.cancelling {
+            self.cancelling = true;
+            self.observer.on_event(RunnerEvent::Cancelling { active: self.active.len() });
+            for a in self.active.values_mut() {
+                ask_to_stop(&a.info, &a.stopper);
+                a.stopper.terminate();
+                let stopping = a.stopping.get_or_insert(Stopping {
+                    status: RunStatus::Killed,
+                    message: None,
+                    terminate_at: None,
+                    kill_at: None,
+                });
+                stopping.terminate_at = None;
+                stopping.kill_at = Some(now + a.grace);
+            }
+        }
+        for a in self.active.values_mut() {
+            if a.stopping.is_none() && a.deadline.is_some_and(|d| now >= d) {
+                ask_to_stop(&a.info, &a.stopper);
+                a.stopper.terminate();
+                a.stopping = Some(Stopping {
+                    status: RunStatus::Timeout,
+                    message: None,
+                    terminate_at: None,
+                    kill_at: Some(now + a.grace),
+                });
+            }
+            if let Some(s) = a.stopping.as_mut() {
+                if s.terminate_at.is_some_and(|t| now >= t) {
+                    a.stopper.terminate();
+                    s.terminate_at = None;
+                    s.kill_at = Some(now + a.grace);
+                }
+                if s.kill_at.is_some_and(|k| now >= k) {
+                    a.stopper.kill();
+                    s.kill_at = None;
+                }
+            }
+        }
+    }
+
+    fn close(mut self) -> Result<RunReport, RunError> {
+        // Runs never started because of Ctrl-C.
+        for queued in std::mem::take(&mut self.queue) {
+            let finish = RunFinish {
+                status: RunStatus::Killed,
+                exit_code: None,
+                signal: None,
+                error: Some("cancelled before it started".into()),
+                ended_at: now_ms(),
+            };
+            self.store.finish_run(queued.run.id, &finish)?;
+            let info = RunInfo {
+                run: queued.run,
+                trial: queued.plan.trial.clone(),
+                repeat: queued.plan.repeat,
+                repeats: queued.plan.repeats,
+                run_dir: PathBuf::new(),
+                gpus: Vec::new(),
+            };
+            self.report.runs.push((info, RunStatus::Killed));
+        }
+        let _ = self.ingest.send(ingest_thread::Command::Shutdown);
+        if let Some((thread, _)) = self.sampler.take() {
+            thread.stop();
+        }
+        for t in std::mem::take(&mut self.threads) {
+            let _ = t.join();
+        }
+        // Late warnings (a hook that failed as its run ended) still count.
+        while let Ok(message) = self.rx.try_recv() {
+            if let Message::Ingest(ingest_thread::Report::Action { run_id, action: action @ Action::Warning(_) }) =
+                message
+            {
+                self.act(run_id, action)?;
+            }
+        }
+        self.store.end_runner(self.runner_id)?;
+        self.report.cancelled = self.cancelling;
+        let summary = format!("{} runs: {}", self.report.runs.len(), status_counts(&self.report));
+        let kind = if self.cancelling { "experiment_cancelled" } else { "experiment_finished" };
+        self.store.log_event(kind, Some(self.experiment_id), None, &summary)?;
+        Ok(self.report)
+    }
+}
+
+/// Asks a run to stop by itself: the stop file that `should_stop()` looks
+/// for, and the flag of an in-process pipeline.
+fn ask_to_stop(info: &RunInfo, stopper: &Stopper) {
+    let _ = std::fs::write(info.run_dir.join(STOP_FILE), b"expman asks this run to stop\n");
+    if let Stopper::Flag(_) = stopper {
+        stopper.terminate();
+    }
+}
+
+/// The status and message of an ended run.
+fn judge(
+    outcome: &Outcome,
+    stopping: Option<&Stopping>,
+    run_dir: &std::path::Path,
+    grace: Duration,
+) -> (RunStatus, Option<String>) {
+    if let Some(s) = stopping {
+        let how = match (outcome.signal, outcome.exit_code) {
+            (Some(9), _) => format!("it did not stop within the {}s grace period and was killed", grace.as_secs_f64()),
+            (Some(sig), _) => format!("it stopped on {}", process::describe_signal(sig)),
+            (None, Some(c)) => format!("it exited with code {c}"),
+            _ => "it stopped".into(),
+        };
+        let why = match (s.status, &s.message) {
+            (_, Some(m)) => m.clone(),
+            (RunStatus::Timeout, None) => "the run exceeded `pipeline.timeout`".into(),
+            _ => "the run was cancelled".into(),
+        };
+        return (s.status, Some(format!("{why}; {how}")));
+    }
+    if outcome.succeeded() {
+        return (RunStatus::Success, None);
+    }
+    let mut message = match (&outcome.error, outcome.signal, outcome.exit_code) {
+        (Some(e), _, _) => e.clone(),
+        (None, Some(s), _) => format!("killed by {}", process::describe_signal(s)),
+        (None, None, Some(c)) => format!("exited with code {c}"),
+        _ => "ended without an exit status".into(),
+    };
+    if let Some(tail) = prepare::stderr_tail(run_dir, 20) {
+        message.push_str("\n--- last lines of stderr.log ---\n");
+        message.push_str(&tail);
+    }
+    (RunStatus::Failed, Some(message))
+}
