@@ -108,7 +108,23 @@ pub fn expman_in(cwd: &Path, args: &[&str]) -> std::process::Output {
 pub fn runs_json(dir: &Path) -> Vec<serde_json::Value> {
     let out = expman_in(dir, &["runs", "--format", "json"]);
     assert!(out.status.success(), "expman runs failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json").as_array().cloned().unwrap_or_default()
+    let rows =
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json").as_array().cloned().unwrap_or_default();
+    rows.into_iter().map(nest_metrics).collect()
+}
+
+/// Adds a `metrics` object (key → last value) built from a runs row's
+/// flat `metrics.<key>` columns, leaving the `.min`/`.max` columns out.
+fn nest_metrics(mut row: serde_json::Value) -> serde_json::Value {
+    let Some(fields) = row.as_object_mut() else { return row };
+    let last: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("metrics.")?, v)))
+        .filter(|(k, _)| !k.ends_with(".min") && !k.ends_with(".max"))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    fields.insert("metrics".into(), last.into());
+    row
 }
 
 /// Polls `check` until it holds or `timeout` passes.

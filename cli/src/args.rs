@@ -49,9 +49,42 @@ pub enum Command {
     Run(RunArgs),
     /// List the runs in the record.
     #[command(
-        after_help = "Examples:\n  expman runs                       # in a config directory or workspace\n  expman runs --dir examples/quickstart --format csv\n  EXPMAN_WORKSPACE=outputs expman runs --format json"
+        after_help = "Examples:\n  expman runs                       # in a config directory or workspace\n  expman runs \"metrics.val_loss < 0.3 and params.training.lr > 0.01 order by metrics.val_loss\"\n  expman runs \"status = 'SUCCESS' and trial LIKE 'lr_%'\" --columns trial,metrics.val_loss,params.training.*\n  expman runs --dir examples/quickstart --format csv\n  expman runs --format parquet --out runs.parquet\n\nThe filter is MLflow's search syntax: =, !=, <, <=, >, >=, LIKE, ILIKE, IN (...), IS NULL, and/or/not,\nparentheses, 'quoted strings', numbers, `order by KEY [asc|desc]`, `limit N`. Keys: metrics.KEY\n(.min, .max), params.KEY, tags.KEY, status, trial, experiment, id, repeat, seed, duration."
     )]
     Runs(RunsArgs),
+    /// Metric points of runs or trials, one row per point.
+    #[command(
+        after_help = "Examples:\n  expman metrics baseline                 # a trial's runs\n  expman metrics k3x9f2m1 --keys val_loss  # one run, one metric\n  expman metrics baseline small_lr --format csv > points.csv"
+    )]
+    Metrics(MetricsArgs),
+    /// Compare two trials on a metric: difference of means, its confidence interval, Welch's t-test.
+    #[command(
+        after_help = "Examples:\n  expman compare baseline small_lr --metric val_loss\n  expman compare baseline small_lr --metric val_acc --mode max --at best"
+    )]
+    Compare(CompareArgs),
+    /// Per-trial statistics of a metric over repeats: n, mean, std, min, max, 95% CI; the best run.
+    #[command(
+        after_help = "Examples:\n  expman summary --metric val_loss\n  expman summary --metric val_loss --at 10     # the value at step 10\n  expman summary --metric val_acc --at best --mode max"
+    )]
+    Summary(SummaryArgs),
+    /// Runs ranked on a metric, with z-scores and percentile ranks.
+    #[command(
+        after_help = "Examples:\n  expman rank --metric val_loss\n  expman rank --metric val_acc --mode max \"status = 'SUCCESS'\""
+    )]
+    Rank(RankArgs),
+    /// The config keys that differ between two runs (or two trials' latest runs).
+    #[command(after_help = "Examples:\n  expman diff k3x9f2m1 p0q8z7a2\n  expman diff baseline small_lr")]
+    Diff(DiffArgs),
+    /// SQL over runs, metrics, params, tags, trials, experiments, hardware, artifacts.
+    #[command(
+        after_help = "Examples:\n  expman sql \"SELECT trial, avg(value) FROM metrics WHERE key = 'val_loss' GROUP BY trial\"\n  expman sql \"SELECT trial, count(*) AS runs FROM runs GROUP BY trial\" --format csv"
+    )]
+    Sql(SqlArgs),
+    /// Write runs (or another table) to a CSV, Parquet or JSON file.
+    #[command(
+        after_help = "Examples:\n  expman export --format parquet --out runs.parquet\n  expman export --format csv --out good.csv \"metrics.val_loss < 0.3\"\n  expman export --table metrics --format parquet --out points.parquet"
+    )]
+    Export(ExportArgs),
     /// Show everything about one run.
     #[command(
         after_help = "Examples:\n  expman show k3x9f2m1          # a run id, or a unique prefix of one\n  expman show k3x --dir examples/quickstart"
@@ -62,6 +95,11 @@ pub enum Command {
         after_help = "Examples:\n  expman hw                          # refreshes in place; q or Ctrl-C to quit\n  expman hw --once --format json     # one sample, for scripts\n  expman hw --interval 500ms --gpu off"
     )]
     Hw(HwArgs),
+    /// Serve the expman language server over stdio (for editors).
+    #[command(
+        after_help = "Editors start this themselves; see editors/ for VS Code, Neovim and Helix.\nLogs go to stderr (RUST_LOG=debug for more)."
+    )]
+    Lsp,
     /// The database: schema version and migrations.
     #[command(
         subcommand,
@@ -128,14 +166,171 @@ pub enum TableFormat {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
+    /// A filter in MLflow's search syntax (see below).
+    pub filter: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Sort keys, e.g. `metrics.val_loss` or `metrics.val_acc desc`; repeatable.
+    #[arg(long = "order-by")]
+    pub order_by: Vec<String>,
+    /// Most rows.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Columns to show, comma-separated; `*` at the end matches a prefix (`params.*`).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where the record is and which experiment.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ScopeArgs {
     #[command(flatten)]
     pub record: RecordArgs,
-    /// Only runs of this experiment.
+    /// Only this experiment (default: the one of the config directory, if found through one).
     #[arg(long, short = 'e')]
     pub experiment: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    /// Every experiment in the workspace.
+    #[arg(long, conflicts_with = "experiment")]
+    pub all_experiments: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FrameFormat {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct OutputArgs {
+    /// Output format (`parquet` needs `--out`).
+    #[arg(long, value_enum, default_value_t = FrameFormat::Table)]
+    pub format: FrameFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Run ids (or prefixes) and trial names.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Only these metric keys.
+    #[arg(long, value_delimiter = ',')]
+    pub keys: Vec<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Min,
+    Max,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct MetricArgs {
+    /// The metric.
+    #[arg(long, short = 'm')]
+    pub metric: String,
+    /// Whether lower or higher is better (default: max for names with acc, auc, f1, score, precision, recall; else min).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Which value stands for a run: `final`, `best`, or a step number.
+    #[arg(long, default_value = "final")]
+    pub at: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    pub trial_a: String,
+    pub trial_b: String,
+    #[command(flatten)]
+    pub metric: MetricArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub metric: MetricArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RankArgs {
+    /// A filter in MLflow's search syntax.
+    pub filter: Option<String>,
+    #[command(flatten)]
+    pub metric: MetricArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// A run id (or prefix) or a trial name.
+    pub a: String,
+    /// A run id (or prefix) or a trial name.
+    pub b: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query.
+    pub query: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableName {
+    Runs,
+    Metrics,
+    Params,
+    Tags,
+    Trials,
+    Experiments,
+    Hardware,
+    Artifacts,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A filter on the runs (MLflow search syntax); for other tables, their runs.
+    pub filter: Option<String>,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which table.
+    #[arg(long, value_enum, default_value_t = TableName::Runs)]
+    pub table: TableName,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod process;
 pub mod protocol;
+pub mod query;
 pub mod recovery;
 pub mod runner;
 pub mod store;
@@ -33,5 +34,6 @@ pub mod time;
 pub mod workspace;
 
 pub use error::{RunError, StoreError};
+pub use expman_schema::suggest::closest as suggest_closest;
 pub use store::{RunStatus, Store};
 pub use workspace::Workspace;

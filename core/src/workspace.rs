@@ -69,8 +69,15 @@ impl Workspace {
     /// else `EXPMAN_WORKSPACE`, else `--dir`'s config, else the config
     /// directory or workspace the current directory is in (or under).
     pub fn locate(locate: &Locate) -> Result<Workspace, RunError> {
+        Workspace::locate_scope(locate).map(|(ws, _)| ws)
+    }
+
+    /// Like [`Workspace::locate`], and the experiment a config directory
+    /// names (when the workspace was found through one): commands that
+    /// read the record look at that experiment by default.
+    pub fn locate_scope(locate: &Locate) -> Result<(Workspace, Option<String>), RunError> {
         if let Some(ws) = locate.workspace.as_ref().or(locate.env_workspace.as_ref()) {
-            return Ok(Workspace::at(&absolute(&locate.cwd, ws)));
+            return Ok((Workspace::at(&absolute(&locate.cwd, ws)), None));
         }
         if let Some(dir) = &locate.dir {
             return Workspace::from_config(&absolute(&locate.cwd, dir));
@@ -78,7 +85,7 @@ impl Workspace {
         let mut here = Some(locate.cwd.as_path());
         while let Some(dir) = here {
             if dir.join(MARKER).is_file() {
-                return Ok(Workspace::at(dir));
+                return Ok((Workspace::at(dir), None));
             }
             if expman_schema::Role::Trials.find_in(&expman_schema::FsLoader, dir).is_some() {
                 return Workspace::from_config(dir);
@@ -90,9 +97,10 @@ impl Workspace {
         ))
     }
 
-    fn from_config(dir: &Path) -> Result<Workspace, RunError> {
+    fn from_config(dir: &Path) -> Result<(Workspace, Option<String>), RunError> {
         let analysis = expman_schema::load(&expman_schema::FsLoader, dir);
-        Workspace::for_project(&analysis.project)
+        let ws = Workspace::for_project(&analysis.project)?;
+        Ok((ws, Some(analysis.project.experiment_name().to_string())))
     }
 
     /// Creates the workspace directory, its marker and the Python helper.

@@ -51,17 +51,19 @@ fn db_status_rollback_and_migrate() {
     assert!(output_text(&status).contains("does not exist yet"), "{}", output_text(&status));
     assert!(expman_in(&dir, &["run", "."]).status.success());
     let status = output_text(&expman_in(&dir, &["db", "status"]));
-    assert!(status.contains("version    2 (this expman: 2)") && status.contains("0001 init"), "{status}");
+    assert!(status.contains("version    3 (this expman: 3)") && status.contains("0001 init"), "{status}");
     let rollback = expman_in(&dir, &["db", "rollback", "--to", "0"]);
     assert!(rollback.status.success(), "{}", output_text(&rollback));
     assert!(
-        output_text(&rollback).contains("rolled back 0002 resources_capture\nrolled back 0001 init"),
+        output_text(&rollback)
+            .contains("rolled back 0003 metric_summaries\nrolled back 0002 resources_capture\nrolled back 0001 init"),
         "{}",
         output_text(&rollback)
     );
     let migrate = expman_in(&dir, &["db", "migrate"]);
     assert!(
-        output_text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture"),
+        output_text(&migrate)
+            .contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries"),
         "{}",
         output_text(&migrate)
     );
@@ -75,13 +77,15 @@ fn runs_and_show_formats() {
     let dir = tmp.path().join("exp");
     fake_experiment(&dir, "formats", "pipeline: {command: [FAKE, --epochs, 2]}\n", "- name: \"t, with comma\"\n");
     assert!(expman_in(&dir, &["run", "."]).status.success());
-    let csv = String::from_utf8_lossy(&expman_in(&dir, &["runs", "--format", "csv"]).stdout).into_owned();
+    let columns = "id,experiment,trial,repeat,status,metrics.acc,metrics.loss";
+    let csv = String::from_utf8_lossy(&expman_in(&dir, &["runs", "--columns", columns, "--format", "csv"]).stdout)
+        .into_owned();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("id,experiment,trial,repeat,status,duration,acc,loss"));
+    assert_eq!(lines.next(), Some(columns));
     let row = lines.next().unwrap();
-    assert!(row.contains(",formats,\"t, with comma\",1,SUCCESS,") && row.ends_with(",0.75,0.5"), "{row}");
+    assert!(row.ends_with(",formats,\"t, with comma\",1,SUCCESS,0.75,0.5"), "{row}");
     let table = String::from_utf8_lossy(&expman_in(&dir, &["runs"]).stdout).into_owned();
-    assert!(table.contains("acc=0.75 loss=0.5") && table.contains("1 run(s)"), "{table}");
+    assert!(table.contains("t, with comma") && table.contains("0.75") && table.contains("1 row(s)"), "{table}");
     let id = &row[..5];
     let show = String::from_utf8_lossy(&expman_in(&dir, &["show", id]).stdout).into_owned();
     assert!(show.contains("status     SUCCESS") && show.contains("loss") && show.contains("(2 points)"), "{show}");

@@ -7,5 +7,6 @@ mod cli_record;
 mod config_corpus;
 mod hardware_capture;
 mod python_client;
+mod query;
 mod runner;
 mod rust_pipeline;

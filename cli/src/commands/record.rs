@@ -8,8 +8,7 @@ use expman_core::summary::format_number;
 use expman_core::time::{format_duration, format_utc};
 use expman_core::workspace::{Locate, Workspace};
 
-use crate::args::{RecordArgs, RunsArgs, ShowArgs, TableFormat};
-use crate::output::tables::TextTable;
+use crate::args::{RecordArgs, ShowArgs};
 
 /// The workspace a record-reading command means, opened (recovering runs
 /// whose runner died).
@@ -41,100 +40,6 @@ fn duration_of(started: Option<i64>, ended: Option<i64>) -> Option<std::time::Du
         (Some(s), None) => Some(std::time::Duration::from_millis((expman_core::time::now_ms() - s).max(0) as u64)),
         _ => None,
     }
-}
-
-pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = open_record(&args.record)?;
-    let rows = store.list_runs(args.experiment.as_deref())?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let finals = store.final_metrics(&ids)?;
-    let mut keys: Vec<String> = Vec::new();
-    for values in finals.values() {
-        for (k, _) in values {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-    }
-    keys.sort();
-    match args.format {
-        TableFormat::Json => {
-            let out: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| {
-                    let metrics: serde_json::Map<String, serde_json::Value> = finals
-                        .get(&r.id)
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                serde_json::Number::from_f64(*v)
-                                    .map(serde_json::Value::Number)
-                                    .unwrap_or(serde_json::Value::Null),
-                            )
-                        })
-                        .collect();
-                    serde_json::json!({
-                        "id": r.uid, "experiment": r.experiment, "trial": r.trial, "repeat": r.repeat + 1,
-                        "status": r.status.as_str(), "started_at": r.started_at, "ended_at": r.ended_at,
-                        "duration_s": duration_of(r.started_at, r.ended_at).map(|d| d.as_secs_f64()),
-                        "seed": r.seed, "exit_code": r.exit_code, "error": r.error, "run_dir": r.run_dir,
-                        "metrics": metrics,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        TableFormat::Table | TableFormat::Csv => {
-            let csv = args.format == TableFormat::Csv;
-            let mut header: Vec<String> =
-                ["id", "experiment", "trial", "repeat", "status", "duration"].map(String::from).to_vec();
-            if csv {
-                header.extend(keys.iter().cloned());
-            } else {
-                header.push("final metrics".into());
-            }
-            let mut table = TextTable::new(header);
-            for r in &rows {
-                let metrics = finals.get(&r.id).cloned().unwrap_or_default();
-                let duration = duration_of(r.started_at, r.ended_at);
-                let mut row = vec![
-                    if csv { r.uid.clone() } else { r.uid[..8.min(r.uid.len())].to_string() },
-                    r.experiment.clone(),
-                    r.trial.clone(),
-                    (r.repeat + 1).to_string(),
-                    r.status.as_str().to_string(),
-                    match (csv, duration) {
-                        (true, Some(d)) => format!("{:.3}", d.as_secs_f64()),
-                        (false, Some(d)) => format_duration(d),
-                        (_, None) => String::new(),
-                    },
-                ];
-                if csv {
-                    for key in &keys {
-                        row.push(
-                            metrics.iter().find(|(k, _)| k == key).map(|(_, v)| v.to_string()).unwrap_or_default(),
-                        );
-                    }
-                } else {
-                    row.push(
-                        metrics.iter().map(|(k, v)| format!("{k}={}", format_number(*v))).collect::<Vec<_>>().join(" "),
-                    );
-                }
-                table.rows.push(row);
-            }
-            if csv {
-                print!("{}", table.to_csv());
-            } else if rows.is_empty() {
-                println!("no runs recorded yet");
-            } else {
-                println!("{}", table.render());
-                println!("{} run(s)", rows.len());
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {

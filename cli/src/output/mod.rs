@@ -58,5 +58,6 @@ pub fn print_error(err: &anyhow::Error) {
     eprintln!("{text}");
 }
 
+pub mod frames;
 pub mod progress;
 pub mod tables;

@@ -36,24 +36,9 @@ impl TextTable {
         }
         table.to_string()
     }
-
-    /// RFC 4180 CSV.
-    pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        for row in std::iter::once(&self.header).chain(self.rows.iter()) {
-            let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-            out.push_str(&cells.join(","));
-            out.push('\n');
-        }
-        out
-    }
 }
 
 fn looks_numeric(cell: &str) -> bool {
     let c = cell.trim();
     c.is_empty() || c.split(" ± ").all(|p| p.parse::<f64>().is_ok())
-}
-
-fn csv_cell(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.to_string() }
 }

@@ -30,6 +30,12 @@ pub const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/0002_resources_capture.up.sql"),
         down: include_str!("../../migrations/0002_resources_capture.down.sql"),
     },
+    Migration {
+        version: 3,
+        name: "metric_summaries",
+        up: include_str!("../../migrations/0003_metric_summaries.up.sql"),
+        down: include_str!("../../migrations/0003_metric_summaries.down.sql"),
+    },
 ];
 
 /// The version this expman writes.

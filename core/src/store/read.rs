@@ -180,12 +180,7 @@ impl Store {
         let mut out: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
         let mut stmt = self
             .conn()
-            .prepare_cached(
-                "SELECT key, value FROM (
-                    SELECT key, value, ROW_NUMBER() OVER (PARTITION BY key ORDER BY step DESC, timestamp DESC) AS rn
-                    FROM metrics WHERE run_id = ?1
-                 ) WHERE rn = 1 ORDER BY key",
-            )
+            .prepare_cached("SELECT key, last_value FROM metric_summaries WHERE run_id = ?1 ORDER BY key")
             .ctx(&self.path)?;
         for &id in run_ids {
             let rows = stmt
@@ -201,9 +196,7 @@ impl Store {
     pub fn metric_series(&self, run_id: i64, key: &str) -> Result<MetricSeries, StoreError> {
         let mut stmt = self
             .conn()
-            .prepare_cached(
-                "SELECT step, epoch, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step, timestamp",
-            )
+            .prepare_cached("SELECT step, epoch, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step")
             .ctx(&self.path)?;
         let mut series = MetricSeries::default();
         let mut rows = stmt.query(params![run_id, key]).ctx(&self.path)?;

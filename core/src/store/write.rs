@@ -175,6 +175,7 @@ impl Store {
                     let value = if m.value.is_nan() { None } else { Some(m.value) };
                     stmt.execute(params![batch.run_id, m.key, m.step, m.epoch, value, m.timestamp])?;
                 }
+                upsert_summaries(tx, batch)?;
             }
             if !batch.params.is_empty() {
                 let mut stmt = tx.prepare_cached(
@@ -423,4 +424,44 @@ impl Store {
             &RunFinish { status, exit_code: None, signal: None, error: error.map(str::to_string), ended_at: now_ms() },
         )
     }
+}
+
+/// Per key of a batch: (last step, last timestamp, last value, min, max, count).
+type BatchSummary = (i64, i64, Option<f64>, Option<f64>, Option<f64>, i64);
+
+/// Folds a batch's points into `metric_summaries` (last by step, then
+/// timestamp; min and max ignore NaN).
+fn upsert_summaries(tx: &rusqlite::Transaction<'_>, batch: &IngestBatch) -> rusqlite::Result<()> {
+    let mut per_key: std::collections::HashMap<&str, BatchSummary> = std::collections::HashMap::new();
+    for m in &batch.metrics {
+        let value = (!m.value.is_nan()).then_some(m.value);
+        let s = per_key.entry(&m.key).or_insert((m.step, m.timestamp, value, None, None, 0));
+        if (m.step, m.timestamp) >= (s.0, s.1) {
+            s.0 = m.step;
+            s.1 = m.timestamp;
+            s.2 = value;
+        }
+        if let Some(v) = value {
+            s.3 = Some(s.3.map_or(v, |x: f64| x.min(v)));
+            s.4 = Some(s.4.map_or(v, |x: f64| x.max(v)));
+        }
+        s.5 += 1;
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO metric_summaries (run_id, key, last_step, last_ts, last_value, min_value, max_value, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (run_id, key) DO UPDATE SET
+            last_value = CASE WHEN excluded.last_step > last_step OR (excluded.last_step = last_step AND excluded.last_ts >= last_ts)
+                              THEN excluded.last_value ELSE last_value END,
+            last_ts = CASE WHEN excluded.last_step > last_step OR (excluded.last_step = last_step AND excluded.last_ts >= last_ts)
+                           THEN excluded.last_ts ELSE last_ts END,
+            last_step = CASE WHEN excluded.last_step > last_step THEN excluded.last_step ELSE last_step END,
+            min_value = CASE WHEN min_value IS NULL OR excluded.min_value < min_value THEN excluded.min_value ELSE min_value END,
+            max_value = CASE WHEN max_value IS NULL OR excluded.max_value > max_value THEN excluded.max_value ELSE max_value END,
+            count = count + excluded.count",
+    )?;
+    for (key, s) in per_key {
+        stmt.execute(params![batch.run_id, key, s.0, s.1, s.2, s.3, s.4, s.5])?;
+    }
+    Ok(())
 }

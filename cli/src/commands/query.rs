@@ -1,0 +1,336 @@
+//! `expman runs`, `metrics`, `compare`, `summary`, `rank`, `diff`, `sql`,
+//! `export`: the record as tables, through the query layer.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use expman_core::Store;
+use expman_core::query::stats::{self, At, Comparison};
+use expman_core::query::{Frames, Query, sql};
+use expman_core::workspace::{Locate, Workspace};
+use polars::prelude::*;
+
+use crate::args::{
+    CompareArgs, DiffArgs, ExportArgs, ExportFormat, MetricArgs, MetricsArgs, ModeArg, RankArgs, RunsArgs, ScopeArgs,
+    SqlArgs, SummaryArgs, TableName,
+};
+use crate::output::frames::{emit, table};
+
+/// The opened record and the experiment in scope.
+struct Scope {
+    store: Store,
+    experiment: Option<String>,
+}
+
+impl Scope {
+    fn open(args: &ScopeArgs) -> anyhow::Result<Scope> {
+        let (workspace, configured) = Workspace::locate_scope(&Locate {
+            workspace: args.record.workspace.clone(),
+            dir: args.record.dir.clone(),
+            env_workspace: None,
+            cwd: std::env::current_dir().context("cannot read the current directory")?,
+        })?;
+        if !workspace.has_database() {
+            bail!(
+                "no database at {} yet: run an experiment first (`expman run CONFIG_DIR`)",
+                workspace.database.display()
+            );
+        }
+        let store = workspace.open_store().with_context(|| format!("cannot open {}", workspace.database.display()))?;
+        let experiment = if args.all_experiments { None } else { args.experiment.clone().or(configured) };
+        Ok(Scope { store, experiment })
+    }
+
+    fn frames(&self) -> Frames<'_> {
+        Frames::new(&self.store).experiment(self.experiment.as_deref())
+    }
+}
+
+/// `--mode`, else a guess from the metric's name (stated to the user).
+fn minimize(metric: &MetricArgs) -> bool {
+    match metric.mode {
+        Some(ModeArg::Min) => true,
+        Some(ModeArg::Max) => false,
+        None => {
+            let m = metric.metric.to_ascii_lowercase();
+            !["acc", "auc", "f1", "score", "precision", "recall", "map", "bleu", "reward"].iter().any(|w| m.contains(w))
+        }
+    }
+}
+
+fn at(metric: &MetricArgs) -> anyhow::Result<At> {
+    At::parse(&metric.at).with_context(|| format!("`--at {}`: use `final`, `best`, or a step number", metric.at))
+}
+
+fn mode_note(metric: &MetricArgs) -> String {
+    let lower = minimize(metric);
+    let how = if metric.mode.is_some() { "" } else { " (guessed from the name; set --mode to change)" };
+    format!("{} is better{how}", if lower { "lower" } else { "higher" })
+}
+
+/// Keeps the columns asked for; `prefix.*` matches by prefix; `id` first.
+fn select_columns(frame: DataFrame, wanted: &[String]) -> anyhow::Result<DataFrame> {
+    if wanted.is_empty() {
+        return Ok(frame);
+    }
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let mut chosen: Vec<String> = vec!["id".into()];
+    for w in wanted {
+        let w = w.trim();
+        let matched: Vec<&String> = match w.strip_suffix('*') {
+            Some(prefix) => names.iter().filter(|n| n.starts_with(prefix)).collect(),
+            None => names.iter().filter(|n| *n == w).collect(),
+        };
+        if matched.is_empty() {
+            let hint = expman_core::suggest_closest(w, names.iter().map(String::as_str))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            bail!("no column `{w}`{hint}");
+        }
+        for m in matched {
+            if !chosen.contains(m) {
+                chosen.push(m.clone());
+            }
+        }
+    }
+    Ok(frame.select(chosen)?)
+}
+
+/// The compact default view of runs for a terminal: identity, status,
+/// duration, and the last value of each metric.
+fn default_view(frame: DataFrame) -> anyhow::Result<DataFrame> {
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let mut keep: Vec<String> =
+        ["id", "trial", "repeat", "status", "duration_s"].iter().map(|s| s.to_string()).collect();
+    if frame.column("experiment").map(|c| c.n_unique().unwrap_or(1) > 1).unwrap_or(false) {
+        keep.insert(1, "experiment".into());
+    }
+    keep.extend(
+        names.iter().filter(|n| n.starts_with("metrics.") && !n.ends_with(".min") && !n.ends_with(".max")).cloned(),
+    );
+    let mut frame = frame.select(keep)?;
+    // Short run ids in a terminal.
+    let short: Vec<String> =
+        frame.column("id")?.str()?.iter().map(|s| s.unwrap_or("").chars().take(8).collect()).collect();
+    frame.with_column(Column::new("id".into(), short))?;
+    Ok(frame)
+}
+
+pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let query = Query::parse(args.filter.as_deref().unwrap_or(""))
+        .and_then(|q| q.with(&args.order_by, args.limit))
+        .map_err(|e| anyhow::anyhow!(e.render()))?;
+    let frame = query.apply(scope.frames().runs()?)?;
+    let mut frame = if args.columns.is_empty() && args.output.format == crate::args::FrameFormat::Table {
+        default_view(frame)?
+    } else {
+        select_columns(frame, &args.columns)?
+    };
+    emit(&mut frame, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn metrics(args: MetricsArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let runs = scope.frames().runs()?;
+    let trials: Vec<String> = runs.column("trial")?.str()?.iter().flatten().map(str::to_string).collect();
+    let ids: Vec<String> = runs.column("id")?.str()?.iter().flatten().map(str::to_string).collect();
+    let mut selected: Vec<String> = Vec::new();
+    for target in &args.targets {
+        let by_trial: Vec<String> =
+            ids.iter().zip(&trials).filter(|(_, t)| *t == target).map(|(i, _)| i.clone()).collect();
+        if !by_trial.is_empty() {
+            selected.extend(by_trial);
+        } else {
+            selected.push(
+                scope
+                    .store
+                    .resolve_run(target)
+                    .with_context(|| format!("`{target}` is neither a trial nor a run id"))?
+                    .uid,
+            );
+        }
+    }
+    let mut frame = scope.frames().metrics(&selected, &args.keys)?;
+    emit(&mut frame, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trial_names(runs: &DataFrame) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for t in runs.column("trial")?.str()?.iter().flatten() {
+        if !names.iter().any(|n| n == t) {
+            names.push(t.to_string());
+        }
+    }
+    Ok(names)
+}
+
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let runs = scope.frames().runs()?;
+    let at = at(&args.metric)?;
+    let lower = minimize(&args.metric);
+    let points = match at {
+        At::Step(_) => Some(scope.frames().metrics(&[], std::slice::from_ref(&args.metric.metric))?),
+        _ => None,
+    };
+    let samples = stats::samples(&runs, &args.metric.metric, at, lower, points.as_ref())?;
+    let names = trial_names(&runs)?;
+    let pick = |name: &str| -> anyhow::Result<stats::Sample> {
+        if let Some(s) = samples.iter().find(|s| s.trial == name) {
+            return Ok(s.clone());
+        }
+        if names.iter().any(|n| n == name) {
+            bail!("trial `{name}` has no runs with `{}`", args.metric.metric);
+        }
+        let hint = expman_core::suggest_closest(name, names.iter().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("trials: {}", names.join(", ")));
+        bail!("no trial `{name}`; {hint}")
+    };
+    let (a, b) = (pick(&args.trial_a)?, pick(&args.trial_b)?);
+    let c = Comparison::welch(&args.metric.metric, at, lower, &a, &b)?;
+    println!("{}", c.verdict());
+    println!("{}", c.difference());
+    println!("{} value of each run; {}", at.describe(), mode_note(&args.metric));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn summary(args: SummaryArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let runs = scope.frames().runs()?;
+    let at = at(&args.metric)?;
+    let lower = minimize(&args.metric);
+    let points = match at {
+        At::Step(_) => Some(scope.frames().metrics(&[], std::slice::from_ref(&args.metric.metric))?),
+        _ => None,
+    };
+    let samples = stats::samples(&runs, &args.metric.metric, at, lower, points.as_ref())?;
+    let mut frame = stats::summary_frame(&samples)?;
+    emit(&mut frame, &args.output)?;
+    if args.output.out.is_none() && args.output.format == crate::args::FrameFormat::Table {
+        let (per_trial, overall) =
+            stats::best_runs(&runs, &args.metric.metric, if at == At::Best { At::Best } else { At::Final }, lower)?;
+        println!("\nthe {} value of `{}` of each run; {}", at.describe(), args.metric.metric, mode_note(&args.metric));
+        let best = DataFrame::new(
+            per_trial.len(),
+            vec![
+                Column::new("trial".into(), per_trial.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
+                Column::new("best run".into(), per_trial.iter().map(|r| r.1.clone()).collect::<Vec<_>>()),
+                Column::new(args.metric.metric.as_str().into(), per_trial.iter().map(|r| r.2).collect::<Vec<_>>()),
+            ],
+        )?;
+        print!("{}", table(&best));
+        if let Some((trial, id, v)) = overall {
+            println!(
+                "best overall: run {id} ({trial}) with {} = {}",
+                args.metric.metric,
+                expman_core::summary::format_number(v)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rank(args: RankArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let query = Query::parse(args.filter.as_deref().unwrap_or("")).map_err(|e| anyhow::anyhow!(e.render()))?;
+    let runs = query.apply(scope.frames().runs()?)?;
+    let lower = minimize(&args.metric);
+    let column = match at(&args.metric)? {
+        At::Best => format!("metrics.{}.{}", args.metric.metric, if lower { "min" } else { "max" }),
+        At::Final => format!("metrics.{}", args.metric.metric),
+        At::Step(_) => bail!("`rank` takes `--at final` or `--at best`"),
+    };
+    if runs.column(&column).is_err() {
+        bail!("no metric `{}` in these runs", args.metric.metric);
+    }
+    let frame = runs.select(["id", "trial", "repeat", "status", column.as_str()])?;
+    let frame = stats::normalize(frame, &column)?;
+    let mut frame = frame
+        .sort([column.as_str()], SortMultipleOptions::default().with_order_descending(!lower).with_nulls_last(true))?;
+    emit(&mut frame, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The resolved config of a run, or of a trial's latest run.
+fn config_of(scope: &Scope, target: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let runs = scope.frames().runs()?;
+    let trial_runs = runs.clone().lazy().filter(col("trial").eq(lit(target))).collect()?;
+    let run = if trial_runs.height() > 0 {
+        let id = trial_runs.column("id")?.str()?.get(trial_runs.height() - 1).unwrap_or_default().to_string();
+        scope.store.resolve_run(&id)?
+    } else {
+        scope.store.resolve_run(target).with_context(|| format!("`{target}` is neither a trial nor a run id"))?
+    };
+    let detail = scope.store.run_detail(&run)?;
+    let mut config: serde_json::Value = serde_json::from_str(&detail.config).unwrap_or_default();
+    if let Some(obj) = config.as_object_mut() {
+        obj.remove("seed"); // Differs between repeats by design.
+    }
+    Ok((format!("{} ({})", run.uid, detail.row.trial), config))
+}
+
+pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let (name_a, a) = config_of(&scope, &args.a)?;
+    let (name_b, b) = config_of(&scope, &args.b)?;
+    let rows = stats::config_diff(&a, &b);
+    if rows.is_empty() {
+        println!("no differences between {name_a} and {name_b} (seed aside)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let frame = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("key".into(), rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
+            Column::new(name_a.as_str().into(), rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()),
+            Column::new(name_b.as_str().into(), rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()),
+        ],
+    )?;
+    print!("{}", table(&frame));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let mut frame = sql::run(&scope.frames(), &args.query)?;
+    emit(&mut frame, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let scope = Scope::open(&args.scope)?;
+    let frames = scope.frames();
+    let query = Query::parse(args.filter.as_deref().unwrap_or("")).map_err(|e| anyhow::anyhow!(e.render()))?;
+    let runs = query.apply(frames.runs()?)?;
+    let run_ids: Vec<String> = runs.column("id")?.str()?.iter().flatten().map(str::to_string).collect();
+    let keep_runs = |frame: DataFrame, column: &str| -> anyhow::Result<DataFrame> {
+        if args.filter.is_none() {
+            return Ok(frame);
+        }
+        let ids = Series::new("ids".into(), run_ids.clone());
+        Ok(frame.lazy().filter(col(column).is_in(lit(ids).implode(false), false)).collect()?)
+    };
+    let mut frame = match args.table {
+        TableName::Runs => runs,
+        TableName::Metrics => frames.metrics(&if args.filter.is_some() { run_ids.clone() } else { Vec::new() }, &[])?,
+        TableName::Params => keep_runs(frames.params()?, "run")?,
+        TableName::Tags => keep_runs(frames.tags()?, "run")?,
+        TableName::Trials => frames.trials()?,
+        TableName::Experiments => frames.experiments()?,
+        TableName::Hardware => frames.hardware()?,
+        TableName::Artifacts => keep_runs(frames.artifacts()?, "run")?,
+    };
+    let format = match args.format {
+        ExportFormat::Csv => expman_core::query::export::Format::Csv,
+        ExportFormat::Parquet => expman_core::query::export::Format::Parquet,
+        ExportFormat::Json => expman_core::query::export::Format::Json,
+    };
+    expman_core::query::export::write(&mut frame, format, &args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!("wrote {} row(s) × {} column(s) to {}", frame.height(), frame.width(), args.out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,366 @@
+//! The tower-lsp-server glue: LSP messages in, features out.
+//!
+//! Document changes are applied in order, under the lock, before any
+//! `await`; analyses run on blocking threads from a copy of the open
+//! documents, and a result is published only if the documents it was
+//! computed from are still the current versions (otherwise a newer
+//! analysis is already on its way). Every feature runs behind a panic
+//! guard: bad input never kills the server.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use expman_schema::{FileId, Node};
+use tower_lsp_server::jsonrpc::{Error as RpcError, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService};
+
+use crate::completion::{Base, FileKind, complete};
+use crate::convert::Text;
+use crate::ext::{MERGE_PREVIEW, MergePreviewParams, MergePreviewResult};
+use crate::settings::Settings;
+use crate::world::{Doc, Snapshot, Target, World, analyze};
+
+pub struct Backend {
+    client: Client,
+    world: Arc<Mutex<World>>,
+}
+
+/// The service `expman lsp` serves (and tests drive).
+pub fn service() -> (LspService<Backend>, ClientSocket) {
+    LspService::build(|client| Backend { client, world: Arc::new(Mutex::new(World::new(std::env::vars().collect()))) })
+        .custom_method(MERGE_PREVIEW, Backend::merge_preview)
+        .finish()
+}
+
+fn path_of(uri: &Uri) -> Option<PathBuf> {
+    uri.to_file_path().map(|p| p.into_owned())
+}
+
+/// Runs a feature; a panic becomes `None` and a log line, not a dead server.
+fn guard<T>(what: &str, f: impl FnOnce() -> Option<T>) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(panic) => {
+            let message =
+                panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            tracing::error!("{what} failed: {}", message.unwrap_or_default());
+            None
+        }
+    }
+}
+
+impl Backend {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Re-analyzes a target and publishes its diagnostics, unless the
+    /// documents changed meanwhile.
+    async fn refresh(&self, target: Target) {
+        let (overlay, versions) = {
+            let world = self.world();
+            (world.overlay(), world.versions(&target))
+        };
+        let t = target.clone();
+        let result =
+            tokio::task::spawn_blocking(move || catch_unwind(AssertUnwindSafe(|| analyze(t, &overlay, versions))))
+                .await;
+        let snap = match result {
+            Ok(Ok(snap)) => Arc::new(snap),
+            _ => {
+                tracing::error!("analysis of {} failed", target.path().display());
+                return;
+            }
+        };
+        let publish = {
+            let mut world = self.world();
+            if world.versions(&target) != snap.versions {
+                return; // Outdated: a newer analysis follows.
+            }
+            world.snapshots.insert(target.clone(), snap.clone());
+            let by_file = crate::diagnostics::by_file(&snap, &world.settings);
+            let previous =
+                world.published.insert(target.clone(), by_file.keys().cloned().collect()).unwrap_or_default();
+            let mut publish: Vec<(PathBuf, Vec<Diagnostic>, Option<i32>)> = by_file
+                .into_iter()
+                .map(|(path, diags)| {
+                    let version = world.docs.get(&path).map(|d| d.version);
+                    (path, diags, version)
+                })
+                .collect();
+            for old in previous {
+                if !publish.iter().any(|(p, _, _)| *p == old) {
+                    publish.push((old, Vec::new(), None));
+                }
+            }
+            publish
+        };
+        for (path, diags, version) in publish {
+            if let Some(uri) = Uri::from_file_path(&path) {
+                self.client.publish_diagnostics(uri, diags, version).await;
+            }
+        }
+    }
+
+    async fn refresh_path(&self, path: PathBuf) {
+        let target = self.world().target_of(&path);
+        match target {
+            Some(t) => self.refresh(t).await,
+            None => {
+                // Not (or no longer) an expman config: clear what we showed.
+                if let Some(uri) = Uri::from_file_path(&path) {
+                    self.client.publish_diagnostics(uri, Vec::new(), None).await;
+                }
+            }
+        }
+    }
+
+    /// The document's text, kind, tree and current snapshot for a feature.
+    fn inputs(&self, uri: &Uri) -> Option<(PathBuf, FileKind, Text, Option<Arc<Snapshot>>)> {
+        let path = path_of(uri)?;
+        let world = self.world();
+        let text = match world.docs.get(&path) {
+            Some(doc) => doc.text.clone(),
+            None => Text::new(std::fs::read_to_string(&path).ok()?),
+        };
+        world.target_of(&path)?;
+        let snap = world.current(&path).or_else(|| world.latest(&path));
+        Some((path.clone(), FileKind::of(&path), text, snap))
+    }
+
+    async fn merge_preview(&self, params: MergePreviewParams) -> Result<MergePreviewResult> {
+        let path = path_of(&params.text_document.uri).ok_or_else(|| RpcError::invalid_params("not a file URI"))?;
+        let target = self.world().target_of(&path).ok_or_else(|| RpcError::invalid_params("not an expman config"))?;
+        let current = self.world().current(&path);
+        let snap = match current {
+            Some(s) => s,
+            None => {
+                self.refresh(target).await;
+                self.world().latest(&path).ok_or_else(RpcError::internal_error)?
+            }
+        };
+        crate::lens::preview(&snap, &params.trial, params.repeat).map_err(RpcError::invalid_params)
+    }
+
+    async fn load_settings(&self) {
+        let items = vec![ConfigurationItem { scope_uri: None, section: Some("expman".into()) }];
+        if let Ok(values) = self.client.configuration(items).await
+            && let Some(value) = values.into_iter().next()
+            && !value.is_null()
+        {
+            self.world().settings = Settings::from_json(&value);
+        }
+    }
+
+    async fn refresh_all(&self) {
+        let targets: Vec<Target> = self.world().snapshots.keys().cloned().collect();
+        for t in targets {
+            self.refresh(t).await;
+        }
+    }
+}
+
+fn parse_root(text: &Text) -> Node {
+    expman_schema::yaml::parse(&text.text, FileId(0))
+        .docs
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Node::null(expman_schema::Span::NONE))
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        if let Some(options) = &params.initialization_options {
+            self.world().settings = Settings::from_json(options);
+        }
+        Ok(InitializeResult {
+            offset_encoding: None,
+            server_info: Some(ServerInfo { name: "expman".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            capabilities: ServerCapabilities {
+                position_encoding: Some(PositionEncodingKind::UTF16),
+                text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::INCREMENTAL)),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![".".into(), ":".into(), " ".into(), "{".into(), "$".into()]),
+                    ..CompletionOptions::default()
+                }),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..CodeActionOptions::default()
+                })),
+                code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+                ..ServerCapabilities::default()
+            },
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let watch = DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![FileSystemWatcher {
+                glob_pattern: GlobPattern::String("**/*.{yaml,yml}".into()),
+                kind: None,
+            }],
+        };
+        let registration = Registration {
+            id: "expman-watch".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(watch).ok(),
+        };
+        let _ = self.client.register_capability(vec![registration]).await;
+        self.load_settings().await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let Some(path) = path_of(&params.text_document.uri) else { return };
+        {
+            let mut world = self.world();
+            world.docs.insert(
+                path.clone(),
+                Doc { version: params.text_document.version, text: Text::new(params.text_document.text) },
+            );
+        }
+        self.refresh_path(path).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let Some(path) = path_of(&params.text_document.uri) else { return };
+        {
+            // In order, under the lock, before any await.
+            let mut world = self.world();
+            let Some(doc) = world.docs.get_mut(&path) else { return };
+            let mut text = doc.text.text.to_string();
+            for change in params.content_changes {
+                match change.range {
+                    Some(range) => {
+                        let current = Text::new(text.as_str());
+                        let start = current.offset(range.start) as usize;
+                        let end = (current.offset(range.end) as usize).max(start);
+                        text.replace_range(start..end, &change.text);
+                    }
+                    None => text = change.text,
+                }
+            }
+            doc.text = Text::new(text);
+            doc.version = params.text_document.version;
+        }
+        self.refresh_path(path).await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let Some(path) = path_of(&params.text_document.uri) else { return };
+        let target = {
+            let mut world = self.world();
+            let target = world.target_of(&path);
+            world.docs.remove(&path);
+            target
+        };
+        // What is on disk counts again.
+        if let Some(t) = target {
+            self.refresh(t).await;
+        }
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let mut targets: Vec<Target> = Vec::new();
+        {
+            let world = self.world();
+            for change in &params.changes {
+                let Some(path) = path_of(&change.uri) else { continue };
+                if let Some(t) = world.target_of(&path).or_else(|| {
+                    // A deleted config file: its directory's target.
+                    path.parent().map(|d| Target::Dir(d.to_path_buf())).filter(|t| world.snapshots.contains_key(t))
+                }) && !targets.contains(&t)
+                {
+                    targets.push(t);
+                }
+            }
+        }
+        for t in targets {
+            self.refresh(t).await;
+        }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        if !params.settings.is_null() {
+            self.world().settings = Settings::from_json(&params.settings);
+        } else {
+            self.load_settings().await;
+        }
+        self.refresh_all().await;
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let uri = params.text_document_position.text_document.uri;
+        let Some((path, kind, text, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let offset = text.offset(params.text_document_position.position);
+        let items = guard("completion", || {
+            let fallback;
+            let base = match &snap {
+                Some(s) => Some(Base { node: &s.analysis.project.base, sources: &s.analysis.sources }),
+                None => {
+                    fallback = expman_schema::load(&expman_schema::FsLoader, &path);
+                    Some(Base { node: &fallback.project.base, sources: &fallback.sources })
+                }
+            };
+            Some(complete(kind, &text, offset, base.as_ref()))
+        });
+        Ok(items.map(CompletionResponse::Array))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let uri = params.text_document_position_params.text_document.uri;
+        let Some((_, kind, text, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let offset = text.offset(params.text_document_position_params.position);
+        Ok(guard("hover", || crate::hover::hover(kind, &text, &parse_root(&text), offset, snap.as_deref())))
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let uri = params.text_document_position_params.text_document.uri;
+        let Some((path, kind, text, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let offset = text.offset(params.text_document_position_params.position);
+        let location = guard("definition", || {
+            crate::definition::definition(kind, &path, &text, &parse_root(&text), offset, snap.as_deref())
+        });
+        Ok(location.map(GotoDefinitionResponse::Scalar))
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+        let Some((path, kind, text, _)) = self.inputs(&params.text_document.uri) else { return Ok(None) };
+        let is_trials = matches!(kind, FileKind::Role(expman_schema::Role::Trials));
+        let _ = path;
+        Ok(guard("symbols", || {
+            let root = parse_root(&text);
+            let root = if matches!(kind, FileKind::Single) && is_trials {
+                root.get("trials").cloned().unwrap_or(root)
+            } else {
+                root
+            };
+            Some(DocumentSymbolResponse::Nested(crate::symbols::outline(&root, &text, is_trials)))
+        }))
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let Some((_, _, text, _)) = self.inputs(&params.text_document.uri) else { return Ok(None) };
+        Ok(guard("folding", || Some(crate::symbols::folding(&parse_root(&text), &text))))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        Ok(guard("code actions", || Some(crate::actions::quick_fixes(&params.context.diagnostics))))
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let uri = params.text_document.uri;
+        let Some((path, _, _, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let Some(snap) = snap else { return Ok(None) };
+        Ok(guard("code lenses", || Some(crate::lens::lenses(&snap, &path, &uri))))
+    }
+}
