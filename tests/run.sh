@@ -3,8 +3,13 @@
 # and lints, installs what the tests need, builds every binary once (one
 # profile), and runs every test. Safe to run again; CI runs exactly this.
 #
-#   tests/run.sh            everything
-#   SKIP_LINT=1 tests/run.sh  skip fmt/clippy (quicker local runs)
+#   tests/run.sh                 everything
+#   SKIP_LINT=1 tests/run.sh     skip fmt/clippy (quicker local runs)
+#
+# Installs, where missing: the Python test tools into .venv-test (pip,
+# pinned in tests/python/requirements.txt) and, as root on Debian/Ubuntu,
+# Neovim (apt-get) for the editor smoke test. Needs python3 (3.11+),
+# Node.js 20+ with npm, and network access to PyPI and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +32,34 @@ cargo build --workspace --bins --locked
 
 log "cargo test"
 INSTA_UPDATE=no cargo test --workspace --locked
+
+log "Python test tools (.venv-test)"
+venv=.venv-test
+requirements=tests/python/requirements.txt
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" >"$stamp"
+fi
+
+log "language server, end to end (pytest-lsp over stdio)"
+EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp
+
+log "editors: Neovim (headless), Helix config, VS Code extension"
+if ! command -v nvim >/dev/null 2>&1; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq neovim >/dev/null
+  else
+    echo "nvim is missing: install Neovim 0.7+ (apt-get install neovim) to run the editor smoke test" >&2
+    exit 1
+  fi
+fi
+tests/editors/nvim_smoke.sh target/debug/expman
+"$venv/bin/python" tests/editors/helix_config.py
+tests/editors/build_vscode.sh
 
 log "all tests passed"

@@ -24,7 +24,7 @@ pub fn definition(
     // `${a.b}` under the cursor.
     if let Some(target) = reference_at(&text.text, offset as usize) {
         let keys: Vec<String> = target.split('.').map(str::to_string).collect();
-        return key_location(snap, &snap.analysis.project.base, &keys);
+        return key_location(snap, &snap.base, &keys);
     }
     let found = node_at(root, offset)?;
     let (role, inner) = role_path(kind, &found.path)?;
@@ -44,7 +44,7 @@ pub fn definition(
         && matches!(rest.first().map(String::as_str), Some("settings") | Some("sweep"))
         && rest.len() > 1
     {
-        return key_location(snap, &snap.analysis.project.base, &override_path(&rest[1..]));
+        return key_location(snap, &snap.base, &override_path(&rest[1..]));
     }
     None
 }
@@ -54,7 +54,7 @@ fn key_location(snap: &Snapshot, root: &Node, keys: &[String]) -> Option<Locatio
     let (parent, last) = keys.split_at(keys.len().checked_sub(1)?);
     let map = root.get_path(parent.iter())?.as_map()?;
     let span: Span = map.entry(&last[0])?.key_span;
-    let file = snap.analysis.sources.get(span.file)?;
+    let file = snap.sources.get(span.file)?;
     let text = Text::new(file.text.clone());
     Some(Location { uri: Uri::from_file_path(&file.path)?, range: text.range(span) })
 }

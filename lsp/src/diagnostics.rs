@@ -17,7 +17,7 @@ use crate::world::Snapshot;
 /// LSP diagnostics for every file of a snapshot (files without problems
 /// get an empty list, to clear what was shown before).
 pub fn by_file(snap: &Snapshot, settings: &Settings) -> BTreeMap<PathBuf, Vec<lsp::Diagnostic>> {
-    let sources = &snap.analysis.sources;
+    let sources = &snap.sources;
     let mut out: BTreeMap<PathBuf, Vec<lsp::Diagnostic>> = BTreeMap::new();
     for (_, file) in sources.iter() {
         if file.path.is_absolute() {
@@ -25,7 +25,7 @@ pub fn by_file(snap: &Snapshot, settings: &Settings) -> BTreeMap<PathBuf, Vec<ls
         }
     }
     let texts: BTreeMap<u32, Text> = sources.iter().map(|(id, f)| (id.0, Text::new(f.text.clone()))).collect();
-    for d in &snap.analysis.diagnostics {
+    for d in &snap.diagnostics {
         let Some(severity) = settings.severity(d) else { continue };
         let (Some(file), Some(text)) = (sources.get(d.span.file), texts.get(&d.span.file.0)) else {
             // A problem with no place (no trials.yaml): on every file of the target.

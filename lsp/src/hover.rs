@@ -85,12 +85,12 @@ fn override_text(trial: &str, path: &[String], found: &Found<'_>, snap: Option<&
     let Some(snap) = snap else {
         return format!("**{dotted}** (analysis pending)");
     };
-    let base = snap.analysis.project.base.get_path(path.iter());
-    let runs: Vec<_> = snap.expansion.runs.iter().filter(|r| r.trial_base == trial).collect();
-    let resolved = runs.first().and_then(|r| r.config.get_path(path.iter()));
+    let base = snap.base.get_path(path.iter());
+    let runs = snap.trials.iter().find(|t| t.name == trial).map_or(0, |t| t.runs);
+    let first = snap.expand_trial(trial, Some(1)).runs.into_iter().next();
+    let resolved = first.as_ref().and_then(|r| r.config.get_path(path.iter()));
     let place = |node: &Node| -> String {
-        snap.analysis
-            .sources
+        snap.sources
             .get(node.span.file)
             .map(|f| {
                 format!(
@@ -106,7 +106,7 @@ fn override_text(trial: &str, path: &[String], found: &Found<'_>, snap: Option<&
         None => "not in base.yaml (this trial adds it)".into(),
     };
     let after = resolved.map(short).unwrap_or_else(|| short(found.node));
-    let many = if runs.len() > 1 { format!(" (all {} of its runs)", runs.len()) } else { String::new() };
+    let many = if runs > 1 { format!(" (all {runs} of its runs)") } else { String::new() };
     format!("**{dotted}**: {before} → `{after}` in {trial}{many}")
 }
 

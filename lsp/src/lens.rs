@@ -13,16 +13,14 @@ use crate::world::Snapshot;
 
 /// A lens above the name of every trial of `path`.
 pub fn lenses(snap: &Snapshot, path: &Path, uri: &Uri) -> Vec<CodeLens> {
-    let Some(file_id) = snap.analysis.sources.find(path) else { return Vec::new() };
-    let Some(file) = snap.analysis.sources.get(file_id) else { return Vec::new() };
+    let Some(file_id) = snap.sources.find(path) else { return Vec::new() };
+    let Some(file) = snap.sources.get(file_id) else { return Vec::new() };
     let text = Text::new(file.text.clone());
-    snap.analysis
-        .project
-        .trials
+    snap.trials
         .iter()
         .filter(|t| t.name_span.file == file_id)
         .map(|t| {
-            let runs = snap.expansion.runs.iter().filter(|r| r.trial_base == t.name).count();
+            let runs = t.runs;
             let title = if runs == 1 {
                 "Preview merged config".to_string()
             } else {
@@ -44,11 +42,12 @@ pub fn lenses(snap: &Snapshot, path: &Path, uri: &Uri) -> Vec<CodeLens> {
 /// The resolved config of a trial's run (a sweep child by its full name,
 /// or a trial's first child by its declared name), secrets masked.
 pub fn preview(snap: &Snapshot, trial: &str, repeat: Option<u32>) -> Result<MergePreviewResult, String> {
-    let runs = &snap.expansion.runs;
+    let expansion = snap.expand_trial(trial, None);
+    let runs = &expansion.runs;
     let matching: Vec<_> = runs.iter().filter(|r| r.trial == trial).collect();
     let matching = if matching.is_empty() { runs.iter().filter(|r| r.trial_base == trial).collect() } else { matching };
     if matching.is_empty() {
-        let names: Vec<&str> = snap.analysis.project.trials.iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = snap.trial_names().collect();
         return Err(format!("no trial `{trial}` (trials: {})", names.join(", ")));
     }
     let repeat = repeat.unwrap_or(1).max(1) - 1;

@@ -15,6 +15,7 @@
 //!   lenses and merge previews), [`actions`] (quick fixes);
 //! - [`convert`]: byte spans to LSP positions (UTF-16) and back;
 //! - [`ext`]: the custom request `expman/mergePreview`;
+//! - [`worker`]: the one thread analyses run (and are freed) on;
 //! - [`server`]: the tower-lsp-server glue.
 //!
 //! Invariant: this crate never depends on expman-core (no SQLite, no polars).
@@ -34,14 +35,15 @@ pub mod lens;
 pub mod server;
 pub mod settings;
 pub mod symbols;
+pub mod worker;
 pub mod world;
 
 /// Serves LSP on stdin/stdout until the client says `exit`.
 pub fn run_stdio() -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
-        let (service, socket) = server::service();
+        let (service, socket) = server::service()?;
         tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
-    });
-    Ok(())
+        Ok(())
+    })
 }

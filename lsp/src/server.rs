@@ -20,18 +20,22 @@ use crate::completion::{Base, FileKind, complete};
 use crate::convert::Text;
 use crate::ext::{MERGE_PREVIEW, MergePreviewParams, MergePreviewResult};
 use crate::settings::Settings;
+use crate::worker::Worker;
 use crate::world::{Doc, Snapshot, Target, World, analyze};
 
 pub struct Backend {
     client: Client,
     world: Arc<Mutex<World>>,
+    worker: Worker,
 }
 
 /// The service `expman lsp` serves (and tests drive).
-pub fn service() -> (LspService<Backend>, ClientSocket) {
-    LspService::build(|client| Backend { client, world: Arc::new(Mutex::new(World::new(std::env::vars().collect()))) })
+pub fn service() -> std::io::Result<(LspService<Backend>, ClientSocket)> {
+    let worker = Worker::spawn()?;
+    let world = Arc::new(Mutex::new(World::new(std::env::vars().collect())));
+    Ok(LspService::build(|client| Backend { client, world, worker })
         .custom_method(MERGE_PREVIEW, Backend::merge_preview)
-        .finish()
+        .finish())
 }
 
 fn path_of(uri: &Uri) -> Option<PathBuf> {
@@ -64,22 +68,22 @@ impl Backend {
             (world.overlay(), world.versions(&target))
         };
         let t = target.clone();
-        let result =
-            tokio::task::spawn_blocking(move || catch_unwind(AssertUnwindSafe(|| analyze(t, &overlay, versions))))
-                .await;
-        let snap = match result {
-            Ok(Ok(snap)) => Arc::new(snap),
-            _ => {
-                tracing::error!("analysis of {} failed", target.path().display());
-                return;
-            }
+        let world = self.world.clone();
+        let job = move || {
+            // Skip the work when the documents changed while this waited.
+            let now = world.lock().unwrap_or_else(|e| e.into_inner()).versions(&t);
+            (now == versions).then(|| Arc::new(analyze(t, &overlay, versions)))
         };
-        let publish = {
+        let Some(snap) = self.worker.run("analysis", job).await.flatten() else { return };
+        let (publish, previous_snapshot) = {
             let mut world = self.world();
             if world.versions(&target) != snap.versions {
-                return; // Outdated: a newer analysis follows.
+                drop(world);
+                // Outdated: a newer analysis follows.
+                self.worker.free(snap);
+                return;
             }
-            world.snapshots.insert(target.clone(), snap.clone());
+            let previous_snapshot = world.snapshots.insert(target.clone(), snap.clone());
             let by_file = crate::diagnostics::by_file(&snap, &world.settings);
             let previous =
                 world.published.insert(target.clone(), by_file.keys().cloned().collect()).unwrap_or_default();
@@ -95,8 +99,12 @@ impl Backend {
                     publish.push((old, Vec::new(), None));
                 }
             }
-            publish
+            (publish, previous_snapshot)
         };
+        // Freed where it was built (see `worker`), off the async threads.
+        if let Some(old) = previous_snapshot {
+            self.worker.free(old);
+        }
         for (path, diags, version) in publish {
             if let Some(uri) = Uri::from_file_path(&path) {
                 self.client.publish_diagnostics(uri, diags, version).await;
@@ -117,8 +125,24 @@ impl Backend {
         }
     }
 
-    /// The document's text, kind, tree and current snapshot for a feature.
-    fn inputs(&self, uri: &Uri) -> Option<(PathBuf, FileKind, Text, Option<Arc<Snapshot>>)> {
+    /// The document's text, kind and snapshot for a feature: the current
+    /// snapshot, else the latest one (an analysis is on its way), else one
+    /// computed now (a request right after opening).
+    async fn inputs(&self, uri: &Uri) -> Option<(PathBuf, FileKind, Text, Option<Arc<Snapshot>>)> {
+        let (path, kind, text) = self.document(uri)?;
+        let snap = {
+            let world = self.world();
+            world.current(&path).or_else(|| world.latest(&path))
+        };
+        let snap = match snap {
+            Some(s) => Some(s),
+            None => self.fresh_snapshot(&path).await,
+        };
+        Some((path, kind, text, snap))
+    }
+
+    /// An expman config's path, kind and text (open, else from disk).
+    fn document(&self, uri: &Uri) -> Option<(PathBuf, FileKind, Text)> {
         let path = path_of(uri)?;
         let world = self.world();
         let text = match world.docs.get(&path) {
@@ -126,22 +150,31 @@ impl Backend {
             None => Text::new(std::fs::read_to_string(&path).ok()?),
         };
         world.target_of(&path)?;
-        let snap = world.current(&path).or_else(|| world.latest(&path));
-        Some((path.clone(), FileKind::of(&path), text, snap))
+        let kind = FileKind::of(&path);
+        Some((path, kind, text))
     }
 
     async fn merge_preview(&self, params: MergePreviewParams) -> Result<MergePreviewResult> {
         let path = path_of(&params.text_document.uri).ok_or_else(|| RpcError::invalid_params("not a file URI"))?;
-        let target = self.world().target_of(&path).ok_or_else(|| RpcError::invalid_params("not an expman config"))?;
-        let current = self.world().current(&path);
-        let snap = match current {
-            Some(s) => s,
+        if self.world().target_of(&path).is_none() {
+            return Err(RpcError::invalid_params("not an expman config"));
+        }
+        let snap = self.fresh_snapshot(&path).await.ok_or_else(RpcError::internal_error)?;
+        crate::lens::preview(&snap, &params.trial, params.repeat).map_err(RpcError::invalid_params)
+    }
+
+    /// The analysis of the documents as they are now: the current snapshot,
+    /// or a new one computed on the spot (a request right after an edit).
+    async fn fresh_snapshot(&self, path: &std::path::Path) -> Option<Arc<Snapshot>> {
+        let target = self.world().target_of(path)?;
+        let current = self.world().current(path);
+        match current {
+            Some(s) => Some(s),
             None => {
                 self.refresh(target).await;
-                self.world().latest(&path).ok_or_else(RpcError::internal_error)?
+                self.world().latest(path)
             }
-        };
-        crate::lens::preview(&snap, &params.trial, params.repeat).map_err(RpcError::invalid_params)
+        }
     }
 
     async fn load_settings(&self) {
@@ -172,9 +205,17 @@ fn parse_root(text: &Text) -> Node {
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let mut world = self.world();
         if let Some(options) = &params.initialization_options {
-            self.world().settings = Settings::from_json(options);
+            world.settings = Settings::from_json(options);
         }
+        let workspace = params.capabilities.workspace.as_ref();
+        world.client_watches_files = workspace
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        world.client_pulls_configuration = workspace.and_then(|w| w.configuration).unwrap_or(false);
+        drop(world);
         Ok(InitializeResult {
             offset_encoding: None,
             server_info: Some(ServerInfo { name: "expman".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
@@ -200,6 +241,16 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        let (watches, pulls) = {
+            let world = self.world();
+            (world.client_watches_files, world.client_pulls_configuration)
+        };
+        if pulls {
+            self.load_settings().await;
+        }
+        if !watches {
+            return;
+        }
         let watch = DidChangeWatchedFilesRegistrationOptions {
             watchers: vec![FileSystemWatcher {
                 glob_pattern: GlobPattern::String("**/*.{yaml,yml}".into()),
@@ -211,8 +262,9 @@ impl LanguageServer for Backend {
             method: "workspace/didChangeWatchedFiles".into(),
             register_options: serde_json::to_value(watch).ok(),
         };
-        let _ = self.client.register_capability(vec![registration]).await;
-        self.load_settings().await;
+        if let Err(e) = self.client.register_capability(vec![registration]).await {
+            tracing::warn!("the client refused to watch files for us: {e}");
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -292,7 +344,7 @@ impl LanguageServer for Backend {
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
         if !params.settings.is_null() {
             self.world().settings = Settings::from_json(&params.settings);
-        } else {
+        } else if self.world().client_pulls_configuration {
             self.load_settings().await;
         }
         self.refresh_all().await;
@@ -300,12 +352,12 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let uri = params.text_document_position.text_document.uri;
-        let Some((path, kind, text, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let Some((path, kind, text, snap)) = self.inputs(&uri).await else { return Ok(None) };
         let offset = text.offset(params.text_document_position.position);
         let items = guard("completion", || {
             let fallback;
             let base = match &snap {
-                Some(s) => Some(Base { node: &s.analysis.project.base, sources: &s.analysis.sources }),
+                Some(s) => Some(Base { node: &s.base, sources: &s.sources }),
                 None => {
                     fallback = expman_schema::load(&expman_schema::FsLoader, &path);
                     Some(Base { node: &fallback.project.base, sources: &fallback.sources })
@@ -318,14 +370,14 @@ impl LanguageServer for Backend {
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let uri = params.text_document_position_params.text_document.uri;
-        let Some((_, kind, text, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let Some((_, kind, text, snap)) = self.inputs(&uri).await else { return Ok(None) };
         let offset = text.offset(params.text_document_position_params.position);
         Ok(guard("hover", || crate::hover::hover(kind, &text, &parse_root(&text), offset, snap.as_deref())))
     }
 
     async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
         let uri = params.text_document_position_params.text_document.uri;
-        let Some((path, kind, text, snap)) = self.inputs(&uri) else { return Ok(None) };
+        let Some((path, kind, text, snap)) = self.inputs(&uri).await else { return Ok(None) };
         let offset = text.offset(params.text_document_position_params.position);
         let location = guard("definition", || {
             crate::definition::definition(kind, &path, &text, &parse_root(&text), offset, snap.as_deref())
@@ -334,22 +386,20 @@ impl LanguageServer for Backend {
     }
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
-        let Some((path, kind, text, _)) = self.inputs(&params.text_document.uri) else { return Ok(None) };
-        let is_trials = matches!(kind, FileKind::Role(expman_schema::Role::Trials));
-        let _ = path;
+        let Some((_, kind, text)) = self.document(&params.text_document.uri) else { return Ok(None) };
         Ok(guard("symbols", || {
             let root = parse_root(&text);
-            let root = if matches!(kind, FileKind::Single) && is_trials {
-                root.get("trials").cloned().unwrap_or(root)
-            } else {
-                root
+            let outline = match kind {
+                FileKind::Role(expman_schema::Role::Trials) => crate::symbols::outline(&root, &text, true),
+                FileKind::Single => crate::symbols::single_file_outline(&root, &text),
+                _ => crate::symbols::outline(&root, &text, false),
             };
-            Some(DocumentSymbolResponse::Nested(crate::symbols::outline(&root, &text, is_trials)))
+            Some(DocumentSymbolResponse::Nested(outline))
         }))
     }
 
     async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
-        let Some((_, _, text, _)) = self.inputs(&params.text_document.uri) else { return Ok(None) };
+        let Some((_, _, text)) = self.document(&params.text_document.uri) else { return Ok(None) };
         Ok(guard("folding", || Some(crate::symbols::folding(&parse_root(&text), &text))))
     }
 
@@ -359,8 +409,8 @@ impl LanguageServer for Backend {
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
         let uri = params.text_document.uri;
-        let Some((path, _, _, snap)) = self.inputs(&uri) else { return Ok(None) };
-        let Some(snap) = snap else { return Ok(None) };
+        let Some(path) = path_of(&uri) else { return Ok(None) };
+        let Some(snap) = self.fresh_snapshot(&path).await else { return Ok(None) };
         Ok(guard("code lenses", || Some(crate::lens::lenses(&snap, &path, &uri))))
     }
 }

@@ -29,6 +29,18 @@ fn symbol(
     }
 }
 
+/// The outline of a single-file config: its sections, with the trials
+/// (and their sweep children) under `trials`.
+pub fn single_file_outline(root: &Node, text: &Text) -> Vec<DocumentSymbol> {
+    let mut sections = outline(root, text, false);
+    if let Some(section) = sections.iter_mut().find(|s| s.name == "trials") {
+        // `trial_items` finds the list under `trials:`.
+        let children = outline(root, text, true);
+        section.children = (!children.is_empty()).then_some(children);
+    }
+    sections
+}
+
 /// Trials (with repeats and sweep axes) for a trials document; keys (two
 /// levels) for the others.
 pub fn outline(root: &Node, text: &Text, is_trials: bool) -> Vec<DocumentSymbol> {

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use expman_schema::{Analysis, ExpandOptions, Expansion, FsLoader, Loader, Role, Value};
+use expman_schema::{
+    Analysis, Diagnostic, ExpandOptions, Expansion, FileId, FsLoader, Loader, Node, Role, Sources, Span, Value,
+};
 
 use crate::convert::Text;
 use crate::settings::Settings;
@@ -45,21 +47,55 @@ impl Target {
     }
 }
 
-/// One analysis of a target.
+/// A trial as the features see it.
+#[derive(Clone, Debug)]
+pub struct TrialSummary {
+    pub name: String,
+    pub name_span: Span,
+    /// How many runs it expands to (sweep points × repeats).
+    pub runs: usize,
+}
+
+/// What the server keeps of one analysis of a target: the diagnostics, the
+/// texts, base.yaml, and one line per trial. Not the trees of trials.yaml
+/// nor the resolved configs: for an experiment of 5,000 trials those are
+/// tens of megabytes, kept for every target. A feature that needs a
+/// trial's resolved config ([`Snapshot::expand_trial`]) loads the same
+/// inputs again and expands that one trial.
 pub struct Snapshot {
     pub target: Target,
-    pub analysis: Analysis,
-    pub expansion: Expansion,
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+    /// base.yaml after `extends`.
+    pub base: Node,
+    /// The file read for each role.
+    pub files: BTreeMap<Role, FileId>,
+    pub trials: Vec<TrialSummary>,
+    /// The documents and environment it was computed from.
+    inputs: Overlay,
     /// The versions of the open documents it was computed from.
     pub versions: BTreeMap<PathBuf, i32>,
 }
 
 impl Snapshot {
+    /// The runs of one trial (a declared name: all its sweep children; a
+    /// sweep child's full name: that child), resolved.
+    pub fn expand_trial(&self, trial: &str, repeat: Option<u32>) -> Expansion {
+        let analysis = expman_schema::load(&self.inputs, self.target.path());
+        let options = ExpandOptions { trials: vec![trial.to_string()], repeat, ..ExpandOptions::default() };
+        expman_schema::expand(&analysis.project, &analysis.sources, &*self.inputs.env, &options)
+    }
+
     /// The file of a role (in a directory) or the single file.
     pub fn file_of(&self, role: Role) -> Option<(&Path, &expman_schema::SourceFile)> {
-        let id = self.analysis.project.files.get(&role)?;
-        let file = self.analysis.sources.get(*id)?;
+        let id = self.files.get(&role)?;
+        let file = self.sources.get(*id)?;
         Some((file.path.as_path(), file))
+    }
+
+    /// The names of the trials, in order.
+    pub fn trial_names(&self) -> impl Iterator<Item = &str> {
+        self.trials.iter().map(|t| t.name.as_str())
     }
 }
 
@@ -67,7 +103,7 @@ impl Snapshot {
 #[derive(Clone, Default)]
 pub struct Overlay {
     texts: HashMap<PathBuf, Arc<str>>,
-    env: HashMap<String, String>,
+    env: Arc<HashMap<String, String>>,
 }
 
 impl Loader for Overlay {
@@ -99,12 +135,16 @@ pub struct World {
     pub settings: Settings,
     /// Files whose diagnostics were last published, per target (to clear them).
     pub published: HashMap<Target, Vec<PathBuf>>,
-    env: HashMap<String, String>,
+    /// The client can watch files for us (dynamic registration).
+    pub client_watches_files: bool,
+    /// The client answers `workspace/configuration`.
+    pub client_pulls_configuration: bool,
+    env: Arc<HashMap<String, String>>,
 }
 
 impl World {
     pub fn new(env: HashMap<String, String>) -> World {
-        World { env, ..World::default() }
+        World { env: Arc::new(env), ..World::default() }
     }
 
     /// What a file belongs to: a directory when its name is one of the four,
@@ -160,6 +200,31 @@ impl World {
 
 /// Analyzes a target (the same `check` as `expman validate`).
 pub fn analyze(target: Target, overlay: &Overlay, versions: BTreeMap<PathBuf, i32>) -> Snapshot {
-    let (analysis, expansion) = expman_schema::check(overlay, target.path(), &[], ExpandOptions::default());
-    Snapshot { target, analysis, expansion, versions }
+    let options = ExpandOptions { diagnostics_only: true, ..ExpandOptions::default() };
+    let (analysis, expansion) = expman_schema::check(overlay, target.path(), &[], options);
+    let mut runs: HashMap<&str, usize> = HashMap::new();
+    for run in &expansion.runs {
+        *runs.entry(run.trial_base.as_str()).or_default() += 1;
+    }
+    let trials = analysis
+        .project
+        .trials
+        .iter()
+        .map(|t| TrialSummary {
+            name: t.name.clone(),
+            name_span: t.name_span,
+            runs: runs.get(t.name.as_str()).copied().unwrap_or(0),
+        })
+        .collect();
+    let Analysis { sources, project, diagnostics } = analysis;
+    Snapshot {
+        target,
+        sources,
+        diagnostics,
+        base: project.base,
+        files: project.files,
+        trials,
+        inputs: overlay.clone(),
+        versions,
+    }
 }

@@ -33,6 +33,11 @@ pub struct ExpandOptions {
     /// Only this repeat (1-based, as users count), when set.
     pub repeat: Option<u32>,
     pub overrides: Overrides,
+    /// Resolve and check every run, but keep neither its config nor its
+    /// hash: `RunPlan::config` is null and `config_hash` empty. For the
+    /// language server, which wants the diagnostics of 10,000 runs without
+    /// holding 10,000 configs (it resolves one trial again when asked).
+    pub diagnostics_only: bool,
 }
 
 /// One run to launch.
@@ -181,7 +186,12 @@ fn expand_point(
                 typed
             }
         };
-        let config_hash = cached_config_hash(&resolved, &mut cache.canonical);
+        let (config, config_hash) = if options.diagnostics_only {
+            (Arc::new(Node::null(resolved.span)), String::new())
+        } else {
+            let hash = cached_config_hash(&resolved, &mut cache.canonical);
+            (Arc::new(resolved), hash)
+        };
         out.runs.push(RunPlan {
             trial: name.clone(),
             trial_base: trial.name.clone(),
@@ -189,7 +199,7 @@ fn expand_point(
             repeat,
             repeats: trial.repeat,
             seed,
-            config: Arc::new(resolved),
+            config,
             config_hash,
             pipeline,
             tags: tags.clone(),

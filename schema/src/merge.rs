@@ -43,17 +43,27 @@ pub fn merge(base: &mut Node, over: &Node) {
 /// level. Where both `a.b` and `a: {b: ..}` are given, later entries win by
 /// the merge rules.
 pub fn expand_dotted(node: &Node) -> Node {
+    expanded(node).unwrap_or_else(|| node.clone())
+}
+
+/// `expand_dotted`, or `None` when no key under `node` is dotted or
+/// `+`-prefixed: then the tree is shared as it is, not copied.
+fn expanded(node: &Node) -> Option<Node> {
     let Value::Map(map) = &node.value else {
-        return node.clone();
+        return None;
     };
-    let mut out = Node::new(Value::map(Map::new()), node.span);
-    for (key, entry) in map.iter() {
-        let key = key.strip_prefix('+').unwrap_or(key);
-        let value = expand_dotted(&entry.value);
-        let nested = nest(key, entry.key_span, value);
-        merge(&mut out, &nested);
+    let children: Vec<Option<Node>> = map.iter().map(|(_, e)| expanded(&e.value)).collect();
+    let plain_keys = map.keys().all(|k| !k.starts_with('+') && split_dotted(k).len() == 1);
+    if plain_keys && children.iter().all(Option::is_none) {
+        return None;
     }
-    out
+    let mut out = Node::new(Value::map(Map::new()), node.span);
+    for ((key, entry), child) in map.iter().zip(children) {
+        let key = key.strip_prefix('+').unwrap_or(key);
+        let value = child.unwrap_or_else(|| entry.value.clone());
+        merge(&mut out, &nest(key, entry.key_span, value));
+    }
+    Some(out)
 }
 
 /// `a.b.c: v` as `{a: {b: {c: v}}}`.

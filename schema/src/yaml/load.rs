@@ -251,7 +251,8 @@ impl Builder<'_> {
 
     fn close(&mut self, frame: Frame) -> (Node, usize) {
         match frame {
-            Frame::Seq { items, start, anchor } => {
+            Frame::Seq { mut items, start, anchor } => {
+                items.shrink_to_fit();
                 let end = items.last().map(|n| n.span.end as usize).unwrap_or(start + 1);
                 (Node::new(Value::seq(items), Span::new(self.file, start, end)), anchor)
             }
@@ -274,6 +275,7 @@ impl Builder<'_> {
                     .max()
                     .map(|e| e as usize)
                     .unwrap_or(start + 1);
+                map.shrink_to_fit();
                 (Node::new(Value::map(map), Span::new(self.file, start, end)), anchor)
             }
         }

@@ -1,8 +1,7 @@
 //! The YAML value tree with spans on every key and value.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-
-use indexmap::IndexMap;
 
 use crate::source::Span;
 
@@ -46,12 +45,32 @@ pub struct MapEntry {
 }
 
 /// An insertion-ordered mapping from string keys to nodes.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Most YAML maps have a handful of keys, so entries live in a vector
+/// searched in order; past [`Map::INDEXED`] entries a hash index joins it.
+/// (A hash map per YAML map cost about 800 bytes a map: 18 times the text
+/// of a large trials.yaml. See BENCHMARKS.md, language server.)
+#[derive(Clone, Debug, Default)]
 pub struct Map {
-    entries: IndexMap<String, MapEntry>,
+    entries: Vec<(String, MapEntry)>,
+    /// Positions by key, for maps longer than [`Map::INDEXED`]. Boxed so
+    /// that the common, small map stays 32 bytes instead of 72.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<String, usize>>>,
+}
+
+/// Maps are equal when they have the same keys with equal entries, in any
+/// order (as YAML mappings are).
+impl PartialEq for Map {
+    fn eq(&self, other: &Map) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, e)| other.entry(k) == Some(e))
+    }
 }
 
 impl Map {
+    /// The length past which a map keeps a hash index.
+    pub const INDEXED: usize = 16;
+
     pub fn new() -> Map {
         Map::default()
     }
@@ -64,29 +83,70 @@ impl Map {
         self.entries.is_empty()
     }
 
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index = (self.entries.len() > Self::INDEXED)
+            .then(|| Box::new(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect()));
+    }
+
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries.get(key).map(|e| &e.value)
+        self.entry(key).map(|e| &e.value)
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
-        self.entries.get_mut(key).map(|e| &mut e.value)
+        let i = self.position(key)?;
+        Some(&mut self.entries[i].1.value)
     }
 
     pub fn entry(&self, key: &str) -> Option<&MapEntry> {
-        self.entries.get(key)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.entries.contains_key(key)
+        self.position(key).is_some()
     }
 
     /// Inserts or replaces a key, keeping its position when it existed.
     pub fn insert(&mut self, key: impl Into<String>, key_span: Span, value: Node) {
-        self.entries.insert(key.into(), MapEntry { key_span, value });
+        let key = key.into();
+        let entry = MapEntry { key_span, value };
+        if let Some(i) = self.position(&key) {
+            self.entries[i].1 = entry;
+            return;
+        }
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.clone(), self.entries.len());
+                self.entries.push((key, entry));
+            }
+            None => {
+                self.entries.push((key, entry));
+                if self.entries.len() > Self::INDEXED {
+                    self.reindex();
+                }
+            }
+        }
     }
 
+    /// Removes a key, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<MapEntry> {
-        self.entries.shift_remove(key)
+        let i = self.position(key)?;
+        let (_, entry) = self.entries.remove(i);
+        if self.index.is_some() {
+            self.reindex();
+        }
+        Some(entry)
+    }
+
+    /// Gives back spare capacity (maps parsed once and kept).
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &MapEntry)> {
@@ -98,7 +158,7 @@ impl Map {
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 }
 
