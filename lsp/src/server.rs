@@ -60,29 +60,41 @@ impl Backend {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Re-analyzes a target and publishes its diagnostics, unless the
-    /// documents changed meanwhile.
+    /// Re-analyzes a target and publishes its diagnostics. Each call takes
+    /// a new generation for the target; only the latest generation's
+    /// result is published (older ones are skipped before they start, or
+    /// dropped), and the latest one analyzes again until its result matches
+    /// the documents as they are.
     async fn refresh(&self, target: Target) {
-        let (overlay, versions) = {
-            let world = self.world();
-            (world.overlay(), world.versions(&target))
-        };
-        let t = target.clone();
-        let world = self.world.clone();
-        let job = move || {
-            // Skip the work when the documents changed while this waited.
-            let now = world.lock().unwrap_or_else(|e| e.into_inner()).versions(&t);
-            (now == versions).then(|| Arc::new(analyze(t, &overlay, versions)))
-        };
-        let Some(snap) = self.worker.run("analysis", job).await.flatten() else { return };
-        let (publish, previous_snapshot) = {
-            let mut world = self.world();
-            if world.versions(&target) != snap.versions {
-                drop(world);
-                // Outdated: a newer analysis follows.
-                self.worker.free(snap);
+        let generation = self.world().next_generation(&target);
+        let snap = loop {
+            let (overlay, versions) = {
+                let world = self.world();
+                (world.overlay(), world.versions(&target))
+            };
+            let t = target.clone();
+            let world = self.world.clone();
+            let job = move || {
+                // Skip the work when a newer refresh was asked for while this waited.
+                let latest = world.lock().unwrap_or_else(|e| e.into_inner()).generation(&t);
+                (latest == generation).then(|| Arc::new(analyze(t, &overlay, versions)))
+            };
+            let Some(snap) = self.worker.run("analysis", job).await.flatten() else { return };
+            let (latest, now) = {
+                let world = self.world();
+                (world.generation(&target), world.versions(&target))
+            };
+            if latest != generation {
+                self.worker.free(snap); // A newer refresh publishes.
                 return;
             }
+            if now == snap.versions {
+                break snap;
+            }
+            self.worker.free(snap); // Documents changed meanwhile: again.
+        };
+        let (publish, previous_snapshot) = {
+            let mut world = self.world();
             let previous_snapshot = world.snapshots.insert(target.clone(), snap.clone());
             let by_file = crate::diagnostics::by_file(&snap, &world.settings);
             let previous =
@@ -277,7 +289,7 @@ impl LanguageServer for Backend {
             let mut world = self.world();
             world.docs.insert(
                 path.clone(),
-                Doc { version: params.text_document.version, text: Text::new(params.text_document.text) },
+                Doc::new(&path, params.text_document.version, Text::new(params.text_document.text)),
             );
         }
         self.refresh_path(path).await;
@@ -301,8 +313,7 @@ impl LanguageServer for Backend {
                     None => text = change.text,
                 }
             }
-            doc.text = Text::new(text);
-            doc.version = params.text_document.version;
+            *doc = Doc::new(&path, params.text_document.version, Text::new(text));
         }
         self.refresh_path(path).await;
     }

@@ -19,6 +19,38 @@ use crate::settings::Settings;
 pub struct Doc {
     pub version: i32,
     pub text: Text,
+    /// What its top level looks like, computed once per version.
+    pub shape: Shape,
+}
+
+impl Doc {
+    /// A document at `path`; its shape is only worked out (a parse) for
+    /// files whose name does not say what they are.
+    pub fn new(path: &Path, version: i32, text: Text) -> Doc {
+        let shape = if Role::from_file_name(path).is_some() { Shape::default() } else { Shape::of(&text.text) };
+        Doc { version, text, shape }
+    }
+}
+
+/// The top level of a YAML file, as far as finding its config goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// A single-file config: `trials` (a list) with `base`/`env`/`experiment`.
+    pub single_file: bool,
+    /// It `extends:` another file.
+    pub extends: bool,
+}
+
+impl Shape {
+    pub fn of(text: &str) -> Shape {
+        let parsed = expman_schema::yaml::parse(text, expman_schema::FileId(0));
+        let Some(map) = parsed.docs.first().and_then(Node::as_map) else { return Shape::default() };
+        let sections = ["env", "experiment", "base", "trials"];
+        let single_file = map.contains_key("trials") && map.keys().all(|k| sections.contains(&k))
+            || (map.contains_key("base") && map.contains_key("trials"))
+            || matches!(map.get("trials").map(|n| &n.value), Some(Value::Seq(_)));
+        Shape { single_file, extends: map.contains_key("extends") }
+    }
 }
 
 /// What a document belongs to.
@@ -139,6 +171,8 @@ pub struct World {
     pub client_watches_files: bool,
     /// The client answers `workspace/configuration`.
     pub client_pulls_configuration: bool,
+    /// The latest refresh asked for, per target.
+    generations: HashMap<Target, u64>,
     env: Arc<HashMap<String, String>>,
 }
 
@@ -147,27 +181,42 @@ impl World {
         World { env: Arc::new(env), ..World::default() }
     }
 
-    /// What a file belongs to: a directory when its name is one of the four,
-    /// a single-file config when it has `trials`/`base` sections, else none.
+    /// What a file belongs to: its directory when its name is one of the
+    /// four; itself when it is a single-file config; the config that
+    /// `extends` it (as last analyzed); the directory of a file that
+    /// `extends:` another next to a trials.yaml; else nothing (not ours).
     pub fn target_of(&self, path: &Path) -> Option<Target> {
         if Role::from_file_name(path).is_some() {
             return path.parent().map(|d| Target::Dir(d.to_path_buf()));
         }
-        let text: Arc<str> = match self.docs.get(path) {
-            Some(doc) => doc.text.text.clone(),
-            None => FsLoader.read(path).ok()?.into(),
-        };
         if !path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             return None;
         }
-        let parsed = expman_schema::yaml::parse(&text, expman_schema::FileId(0));
-        let root = parsed.docs.first()?;
-        let map = root.as_map()?;
-        let sections = ["env", "experiment", "base", "trials"];
-        let is_config = map.contains_key("trials") && map.keys().all(|k| sections.contains(&k))
-            || (map.contains_key("base") && map.contains_key("trials"));
-        (is_config || matches!(map.get("trials").map(|n| &n.value), Some(Value::Seq(_))))
-            .then(|| Target::Single(path.to_path_buf()))
+        let shape = match self.docs.get(path) {
+            Some(doc) => doc.shape,
+            None => Shape::of(&FsLoader.read(path).ok()?),
+        };
+        if shape.single_file {
+            return Some(Target::Single(path.to_path_buf()));
+        }
+        if let Some(target) = self.snapshots.iter().find(|(_, s)| s.sources.find(path).is_some()).map(|(t, _)| t) {
+            return Some(target.clone());
+        }
+        let dir = path.parent()?;
+        let beside_trials = ["trials.yaml", "trials.yml"].iter().any(|name| FsLoader.is_file(&dir.join(name)));
+        (shape.extends && beside_trials).then(|| Target::Dir(dir.to_path_buf()))
+    }
+
+    /// Starts a new refresh of `target`: its generation number.
+    pub fn next_generation(&mut self, target: &Target) -> u64 {
+        let generation = self.generations.entry(target.clone()).or_default();
+        *generation += 1;
+        *generation
+    }
+
+    /// The generation of the latest refresh of `target`.
+    pub fn generation(&self, target: &Target) -> u64 {
+        self.generations.get(target).copied().unwrap_or(0)
     }
 
     /// A copy of the open documents for an analysis on another thread.

@@ -107,3 +107,18 @@ async def test_single_file_outline_has_sections_and_trials(client: LanguageClien
     )
     assert [s.name for s in symbols] == ["base", "trials"]
     assert [c.name for c in symbols[1].children] == ["a", "b"]
+
+
+async def test_a_file_that_base_extends_gets_its_diagnostics(client: LanguageClient, project):
+    shared = project / "shared.yaml"
+    shared.write_text("pipeline:\n  timeout: [1, 2]\n")
+    base = project / "base.yaml"
+    base.write_text("extends: shared.yaml\n" + base.read_text())
+    open_doc(client, base)
+    shared_uri = open_doc(client, shared)
+    diags = await diagnostics_until(client, shared_uri, lambda ds: "wrong-type" in codes(ds))
+    assert next(d for d in diags if d.code == "wrong-type").range == span(1, 11, 1, 17)
+
+    # Fixing it, unsaved, clears it.
+    replace_all(client, shared, "pipeline:\n  timeout: 2h\n", version=2)
+    await diagnostics_until(client, shared_uri, lambda ds: "wrong-type" not in codes(ds))

@@ -170,7 +170,14 @@ impl Builder<'_> {
             }),
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some(frame) = self.stack.pop() {
-                    let (node, anchor) = self.close(frame);
+                    let flow = self.starts_flow(match &frame {
+                        Frame::Seq { start, .. } | Frame::Map { start, .. } => *start,
+                    });
+                    let (mut node, anchor) = self.close(frame);
+                    if flow {
+                        // A flow collection ends after its `]` or `}`.
+                        node.span.end = node.span.end.max(self.offset(&end) as u32);
+                    }
                     self.complete(node, anchor);
                 }
             }
@@ -345,15 +352,19 @@ impl Builder<'_> {
         }
     }
 
+    /// Whether a collection starting at `start` is a flow one (`[` or `{`).
+    fn starts_flow(&self, start: usize) -> bool {
+        let local = start.checked_sub(self.bom);
+        matches!(local.and_then(|l| self.text.as_bytes().get(l)), Some(b'[' | b'{'))
+    }
+
     /// The offset of the innermost open `[` or `{`, if any.
     fn open_flow_collection(&self) -> Option<usize> {
-        let bytes = self.text.as_bytes();
         self.stack.iter().rev().find_map(|frame| {
             let start = match frame {
                 Frame::Seq { start, .. } | Frame::Map { start, .. } => *start,
             };
-            let local = start.checked_sub(self.bom)?;
-            matches!(bytes.get(local), Some(b'[' | b'{')).then_some(start)
+            self.starts_flow(start).then_some(start)
         })
     }
 
