@@ -62,6 +62,14 @@ fn main() {
         }
         None => Vec::new(),
     };
+    if let Some(ms) = value("--busy-ms").and_then(|v| v.parse::<u64>().ok()) {
+        // Burn CPU (not sleep) for that long.
+        let until = std::time::Instant::now() + Duration::from_millis(ms);
+        let mut x = 0u64;
+        while std::time::Instant::now() < until {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
     emit(format!(
         r#"{{"type":"params","values":{{"epochs":{epochs},"seed":{}}}}}"#,
         std::env::var("EXPMAN_SEED").unwrap_or_else(|_| "0".into())

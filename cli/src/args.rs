@@ -44,7 +44,7 @@ pub enum ColorChoice {
 pub enum Command {
     /// Run an experiment: every trial x sweep point x repeat, recorded in the workspace database.
     #[command(
-        after_help = "Examples:\n  expman run examples/quickstart\n  expman run examples/quickstart --trial small_lr --parallel 4\n  expman run examples/quickstart training.epochs=3\n  expman run examples/quickstart --resume      # only what did not succeed\n  expman run examples/quickstart --dry-run     # show what would run\n\nCtrl-C stops every run cleanly (SIGTERM, then SIGKILL after the grace period); a second Ctrl-C quits at once.\nExit status: 0 when every run succeeded, 1 when some did not, 130 when cancelled."
+        after_help = "Examples:\n  expman run examples/quickstart\n  expman run examples/quickstart --trial small_model --parallel 4\n  expman run examples/quickstart training.epochs=3\n  expman run examples/quickstart --resume      # only what did not succeed\n  expman run examples/quickstart --dry-run     # show what would run\n\nCtrl-C stops every run cleanly (SIGTERM, then SIGKILL after the grace period); a second Ctrl-C quits at once.\nExit status: 0 when every run succeeded, 1 when some did not, 130 when cancelled."
     )]
     Run(RunArgs),
     /// List the runs in the record.
@@ -54,12 +54,12 @@ pub enum Command {
     Runs(RunsArgs),
     /// Metric points of runs or trials, one row per point.
     #[command(
-        after_help = "Examples:\n  expman metrics baseline                 # a trial's runs\n  expman metrics k3x9f2m1 --keys val_loss  # one run, one metric\n  expman metrics baseline small_lr --format csv > points.csv"
+        after_help = "Examples:\n  expman metrics baseline                 # a trial's runs\n  expman metrics k3x9f2m1 --keys val_loss  # one run, one metric\n  expman metrics baseline small_model --format csv > points.csv"
     )]
     Metrics(MetricsArgs),
     /// Compare two trials on a metric: difference of means, its confidence interval, Welch's t-test.
     #[command(
-        after_help = "Examples:\n  expman compare baseline small_lr --metric val_loss\n  expman compare baseline small_lr --metric val_acc --mode max --at best"
+        after_help = "Examples:\n  expman compare baseline small_model --metric val_loss\n  expman compare baseline small_model --metric val_acc --mode max --at best"
     )]
     Compare(CompareArgs),
     /// Per-trial statistics of a metric over repeats: n, mean, std, min, max, 95% CI; the best run.
@@ -73,7 +73,7 @@ pub enum Command {
     )]
     Rank(RankArgs),
     /// The config keys that differ between two runs (or two trials' latest runs).
-    #[command(after_help = "Examples:\n  expman diff k3x9f2m1 p0q8z7a2\n  expman diff baseline small_lr")]
+    #[command(after_help = "Examples:\n  expman diff k3x9f2m1 p0q8z7a2\n  expman diff baseline small_model")]
     Diff(DiffArgs),
     /// SQL over runs, metrics, params, tags, trials, experiments, hardware, artifacts.
     #[command(
@@ -95,9 +95,25 @@ pub enum Command {
         after_help = "Examples:\n  expman hw                          # refreshes in place; q or Ctrl-C to quit\n  expman hw --once --format json     # one sample, for scripts\n  expman hw --interval 500ms --gpu off"
     )]
     Hw(HwArgs),
+    /// The experiments in the record.
+    #[command(
+        after_help = "Examples:\n  expman experiments --dir examples/quickstart\n  expman experiments --workspace outputs"
+    )]
+    Experiments(ExperimentsArgs),
+    /// Metric curves as a chart (SVG, Vega-Lite JSON or HTML): what `%expman plot` shows in a notebook.
+    #[command(
+        after_help = "Examples:\n  expman plot val_loss --out val_loss.svg                 # one line per trial, mean ± std\n  expman plot val_loss \"trial LIKE 'lr_%'\" --by run --x epoch --out lr.html\n  expman plot val_acc --x time --out acc.json             # Vega-Lite v5"
+    )]
+    Plot(PlotArgs),
+    /// The Jupyter kernel: install its kernelspec, or start it.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  expman kernel install --sys-prefix   # then: jupyter lab, pick the \"expman\" kernel\n  expman kernel start -f CONNECTION_FILE"
+    )]
+    Kernel(KernelCommand),
     /// Serve the expman language server over stdio (for editors).
     #[command(
-        after_help = "Editors start this themselves; see editors/ for VS Code, Neovim and Helix.\nLogs go to stderr (RUST_LOG=debug for more)."
+        after_help = "Examples:\n  expman lsp                     # what editors run; it speaks LSP on stdin/stdout\n  RUST_LOG=debug expman lsp 2>lsp.log\n\nEditors start this themselves; see editors/ for VS Code, Neovim and Helix.\nLogs go to stderr (RUST_LOG=debug for more)."
     )]
     Lsp,
     /// The database: schema version and migrations.
@@ -143,6 +159,16 @@ pub struct RunArgs {
     pub path: PathBuf,
     /// Overrides applied to every run: `key.path=value` (`+key=value` adds a key).
     pub overrides: Vec<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+    /// Print what would run, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How to run: shared by `expman run` and `%%expman run`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct RunOptions {
     /// Most runs at once (default: `resources.max_parallel`, else the number of CPU cores).
     #[arg(long, short = 'j')]
     pub parallel: Option<usize>,
@@ -152,9 +178,82 @@ pub struct RunArgs {
     /// Run only what has not succeeded yet (same experiment, trial, repeat and config).
     #[arg(long)]
     pub resume: bool,
-    /// Print what would run, and run nothing.
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentsArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotBy {
+    /// One line per trial: the mean across its repeats, ± one standard deviation shaded.
+    Trial,
+    /// One line per run.
+    Run,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotX {
+    Step,
+    Epoch,
+    /// Seconds since each run's first point.
+    Time,
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The metric to plot.
+    pub metric: String,
+    /// Which runs (MLflow search syntax), e.g. `"trial LIKE 'lr_%'"`.
+    pub filter: Option<String>,
+    /// One line per trial (mean ± std across repeats) or per run.
+    #[arg(long, value_enum, default_value_t = PlotBy::Trial)]
+    pub by: PlotBy,
+    /// The x axis.
+    #[arg(long, value_enum, default_value_t = PlotX::Step)]
+    pub x: PlotX,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Where to write the chart: `.svg`, `.json` (Vega-Lite v5) or `.html` (a notebook also shows it).
     #[arg(long)]
-    pub dry_run: bool,
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Install the kernelspec so that Jupyter lists the "expman" kernel.
+    #[command(
+        after_help = "Examples:\n  expman kernel install              # for this user ($JUPYTER_DATA_DIR, else ~/.local/share/jupyter)\n  expman kernel install --sys-prefix # into the active virtualenv or conda env\n  expman kernel install --prefix /opt/jupyter\n\nThe kernelspec runs this binary (its absolute path), so reinstall after moving it."
+    )]
+    Install(KernelInstallArgs),
+    /// Start the kernel (Jupyter runs this from the kernelspec).
+    #[command(
+        after_help = "Examples:\n  expman kernel start -f /run/user/1000/jupyter/kernel-1234.json\n\nJupyter writes the connection file and runs this from the kernelspec; to use the kernel,\n`expman kernel install` once, then pick \"expman\" in JupyterLab, VS Code or nbclient."
+    )]
+    Start(KernelStartArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct KernelInstallArgs {
+    /// For this user (the default).
+    #[arg(long)]
+    pub user: bool,
+    /// Into the active Python environment's prefix (`sys.prefix`).
+    #[arg(long)]
+    pub sys_prefix: bool,
+    /// Into PREFIX/share/jupyter/kernels.
+    #[arg(long)]
+    pub prefix: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KernelStartArgs {
+    /// The connection file Jupyter wrote.
+    #[arg(short = 'f', long = "connection-file")]
+    pub connection_file: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -245,6 +344,10 @@ pub struct MetricArgs {
     /// Which value stands for a run: `final`, `best`, or a step number.
     #[arg(long, default_value = "final")]
     pub at: String,
+    /// Every run of each repeat (default: its latest run only, so that
+    /// runs made before a `--resume` or a config change do not mix in).
+    #[arg(long)]
+    pub all_runs: bool,
 }
 
 #[derive(Debug, Args)]
@@ -375,10 +478,19 @@ pub struct HwArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// The schema version and what would be migrated.
+    #[command(
+        after_help = "Examples:\n  expman db status --dir examples/quickstart\n  expman db status --workspace outputs"
+    )]
     Status(RecordArgs),
     /// Bring the schema up to date.
+    #[command(
+        after_help = "Examples:\n  expman db migrate --dir examples/quickstart\n\nEach migration runs in its own transaction; other expman processes may keep using the database."
+    )]
     Migrate(RecordArgs),
     /// Undo migrations (one, or down to `--to`).
+    #[command(
+        after_help = "Examples:\n  expman db rollback              # the last migration\n  expman db rollback --to 2       # down to version 2\n\nRolling back drops what later migrations added; back up expman.db first."
+    )]
     Rollback {
         #[command(flatten)]
         record: RecordArgs,

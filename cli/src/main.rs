@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod magics;
 mod output;
 
 use std::process::ExitCode;
@@ -12,6 +13,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    if !matches!(cli.command, args::Command::Kernel(_) | args::Command::Lsp) {
+        expman_core::process::default_sigpipe();
+    }
     output::init_logging(cli.global.verbose, cli.global.quiet);
     match commands::dispatch(cli) {
         Ok(code) => code,

@@ -52,12 +52,15 @@ pub struct LaunchSpec {
 }
 
 /// How a run's execution ended (the runner turns it into a status).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outcome {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     /// Why it failed, when the pipeline knows better than an exit code.
     pub error: Option<String>,
+    /// What the process and the children it waited for used, from the
+    /// kernel (`wait4`), when the run was a process.
+    pub usage: Option<crate::process::Usage>,
 }
 
 impl Outcome {
@@ -167,11 +170,11 @@ impl Running for ProcessRunning {
 
     fn wait(&mut self) -> Outcome {
         use std::os::unix::process::ExitStatusExt;
-        match self.child.wait() {
-            Ok(status) => Outcome { exit_code: status.code(), signal: status.signal(), error: None },
-            Err(e) => {
-                Outcome { exit_code: None, signal: None, error: Some(format!("waiting for the process failed: {e}")) }
+        match crate::process::wait_with_usage(&mut self.child) {
+            Ok((status, usage)) => {
+                Outcome { exit_code: status.code(), signal: status.signal(), error: None, usage: Some(usage) }
             }
+            Err(e) => Outcome { error: Some(format!("waiting for the process failed: {e}")), ..Outcome::default() },
         }
     }
 }
@@ -318,14 +321,18 @@ impl Running for ThreadRunning {
         };
         match handle.join() {
             Ok(Ok(())) => Outcome { exit_code: Some(0), ..Outcome::default() },
-            Ok(Err(message)) => Outcome { exit_code: Some(1), signal: None, error: Some(message) },
+            Ok(Err(message)) => Outcome { exit_code: Some(1), error: Some(message), ..Outcome::default() },
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "panicked".into());
-                Outcome { exit_code: Some(101), signal: None, error: Some(format!("the pipeline panicked: {message}")) }
+                Outcome {
+                    exit_code: Some(101),
+                    error: Some(format!("the pipeline panicked: {message}")),
+                    ..Outcome::default()
+                }
             }
         }
     }

@@ -1,14 +1,15 @@
 //! The one door for processes: [`command`] builds every trial process
 //! (forced working directory, explicit environment, a process group of its
 //! own, killed if the runner dies), [`tool`] every helper program expman
-//! itself calls (git). Also: signalling process groups, telling whether a
+//! itself calls (git), [`shell`] commands a person typed. Also: signalling process groups, telling whether a
 //! recorded pid is still the same process, host and user names.
 
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use nix::sys::signal::{Signal, killpg};
+pub use nix::sys::signal::Signal;
+use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 
 /// A trial process: `program args...` in `cwd` with exactly `env`, in a new
@@ -45,6 +46,74 @@ pub fn tool(program: &str, args: &[&str], cwd: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd).stdin(Stdio::null());
     cmd
+}
+
+/// A shell command a person typed (a notebook's `!ls`): `sh -c line` in
+/// `cwd` with the caller's environment, in its own process group (so that
+/// an interrupt reaches everything it started), stdin closed.
+#[allow(clippy::disallowed_methods)] // The third door: commands typed by the user.
+pub fn shell(line: &str, cwd: &Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(line).current_dir(cwd).stdin(Stdio::null()).process_group(0);
+    cmd
+}
+
+/// What a finished process used, as the kernel counted it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// User + system CPU time of the process and of the children it waited for.
+    pub cpu_ms: i64,
+    /// The largest resident set of the process or of one of those children.
+    pub max_rss: i64,
+}
+
+/// Waits for `child` like `Child::wait`, and returns what it used
+/// (`wait4(2)`), which a sampler cannot see for a run shorter than its
+/// interval. The child is reaped: do not wait for it again.
+pub fn wait_with_usage(child: &mut std::process::Child) -> std::io::Result<(std::process::ExitStatus, Usage)> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    loop {
+        #[allow(unsafe_code)]
+        // SAFETY: both pointers are to live, writable locals of the types
+        // wait4 expects; it writes them only when it returns the pid.
+        let got = unsafe { libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()) };
+        if got == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: zeroed is a valid rusage, and wait4 filled it in.
+    let usage = unsafe { usage.assume_init() };
+    let ms = |t: libc::timeval| t.tv_sec * 1000 + t.tv_usec / 1000;
+    let used = Usage {
+        cpu_ms: ms(usage.ru_utime) + ms(usage.ru_stime),
+        // Linux counts ru_maxrss in KiB.
+        max_rss: usage.ru_maxrss * 1024,
+    };
+    Ok((std::process::ExitStatus::from_raw(status), used))
+}
+
+/// Makes writing into a closed pipe end the process quietly, as it does
+/// for every Unix tool (`expman runs | head`), instead of failing the write
+/// (Rust ignores SIGPIPE, and `println!` then panics). Only for commands
+/// that print and exit; servers (the kernel, the language server) keep
+/// the write error.
+pub fn default_sigpipe() {
+    use nix::sys::signal::{SigHandler, signal};
+    #[allow(unsafe_code)]
+    // SAFETY: SIG_DFL installs no handler code, and this runs at start-up
+    // before any other thread exists.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
 }
 
 /// Sends a signal to a whole process group; a group already gone is fine.

@@ -16,7 +16,7 @@ import expman_client as em
 DEFAULTS = {
     "seed": 0,
     "data": {"n_train": 400, "n_val": 200, "n_features": 8, "noise": 0.8, "seed": 7},
-    "model": {"l2": 0.001},
+    "model": {"features": 8, "l2": 0.001},
     "training": {"epochs": 40, "lr": 0.05, "batch_size": 32},
 }
 
@@ -60,9 +60,13 @@ def main():
     true_w = [data_rng.gauss(0.0, 1.0) for _ in range(data["n_features"])]
     train_x, train_y = make_data(data["n_train"], data["n_features"], data["noise"], data_rng, true_w)
     val_x, val_y = make_data(data["n_val"], data["n_features"], data["noise"], data_rng, true_w)
+    # A smaller model sees only the first `model.features` inputs.
+    used = min(model.get("features", data["n_features"]), data["n_features"])
+    train_x = [x[:used] for x in train_x]
+    val_x = [x[:used] for x in val_x]
 
     rng = random.Random(cfg.get("seed", em.seed()))
-    w = [rng.gauss(0.0, 0.1) for _ in range(data["n_features"])]
+    w = [rng.gauss(0.0, 0.1) for _ in range(used)]
     b = 0.0
     lr, l2, batch_size = training["lr"], model["l2"], training["batch_size"]
     em.log_params({"n_train": data["n_train"], "true_weight_norm": math.sqrt(sum(t * t for t in true_w))})

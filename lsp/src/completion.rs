@@ -112,7 +112,18 @@ pub fn complete(kind: FileKind, text: &Text, offset: u32, base: Option<&Base<'_>
                 (Some("settings"), Kind::Value { key, prefix, start }) => {
                     let mut at: Vec<String> = inner[1..].to_vec();
                     at.extend(key.split('.').map(str::to_string));
-                    return base_value(base, &at, prefix, edit_range(*start));
+                    let mut items = base_value(base, &at, prefix, edit_range(*start));
+                    // `settings.pipeline...`: also the values the schema allows
+                    // (callback and tracker types, modes), after the base value.
+                    if at.first().map(String::as_str) == Some("pipeline") {
+                        let known: Vec<String> = items.iter().map(|i| i.label.clone()).collect();
+                        items.extend(
+                            enum_values(SchemaKind::Base, &at, prefix, edit_range(*start))
+                                .into_iter()
+                                .filter(|i| !known.contains(&i.label)),
+                        );
+                    }
+                    return items;
                 }
                 (Some("sweep"), Kind::Key { prefix, start }) if inner.len() == 1 => {
                     return sweep_keys(base, prefix, edit_range(*start));
@@ -123,6 +134,18 @@ pub fn complete(kind: FileKind, text: &Text, offset: u32, base: Option<&Base<'_>
     }
     let schema = role.schema();
     match &c.kind {
+        // The `base` section of a single-file config (a notebook cell's) is
+        // merged over the directory's base.yaml: its keys come too.
+        Kind::Key { prefix, start } if kind == FileKind::Single && role == Role::Base && base.is_some() => {
+            let mut items = settings_keys(base, &schema_path, prefix, *start, text, offset, &present);
+            let known: Vec<String> = items.iter().map(|i| i.label.clone()).collect();
+            items.extend(
+                schema_keys(schema, &schema_path, prefix, edit_range(*start), &present)
+                    .into_iter()
+                    .filter(|i| !known.contains(&i.label)),
+            );
+            items
+        }
         Kind::Key { prefix, start } => schema_keys(schema, &schema_path, prefix, edit_range(*start), &present),
         Kind::Value { key, prefix, start } => {
             let mut at = schema_path.clone();
@@ -407,4 +430,27 @@ fn references(prefix: &str, base: Option<&Base<'_>>, range: Range) -> Vec<Comple
         }
     }
     items
+}
+
+/// Completion for callers that are not LSP clients (the notebook kernel's
+/// `%%expman run` body): each candidate's text and the byte range of
+/// `text` it replaces.
+pub fn complete_text(
+    kind: FileKind,
+    text: &str,
+    offset: usize,
+    base: Option<&Base<'_>>,
+) -> Vec<(String, std::ops::Range<usize>)> {
+    let doc = Text::new(text);
+    complete(kind, &doc, offset.min(text.len()) as u32, base)
+        .into_iter()
+        .map(|item| match item.text_edit {
+            Some(CompletionTextEdit::Edit(edit)) => {
+                let start = doc.offset(edit.range.start) as usize;
+                let end = doc.offset(edit.range.end) as usize;
+                (edit.new_text, start..end.max(start))
+            }
+            _ => (item.insert_text.unwrap_or(item.label), offset..offset),
+        })
+        .collect()
 }

@@ -38,6 +38,9 @@ pub mod symbols;
 pub mod worker;
 pub mod world;
 
+#[cfg(test)]
+mod tests;
+
 /// Serves LSP on stdin/stdout until the client says `exit`.
 pub fn run_stdio() -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

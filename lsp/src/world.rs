@@ -138,6 +138,13 @@ pub struct Overlay {
     env: Arc<HashMap<String, String>>,
 }
 
+impl Overlay {
+    /// Documents that exist only in memory (tests, previews of unsaved text).
+    pub fn of_texts(texts: impl IntoIterator<Item = (PathBuf, String)>) -> Overlay {
+        Overlay { texts: texts.into_iter().map(|(p, t)| (p, Arc::from(t))).collect(), env: Arc::default() }
+    }
+}
+
 impl Loader for Overlay {
     fn read(&self, path: &Path) -> std::io::Result<String> {
         match self.texts.get(path) {

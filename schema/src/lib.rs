@@ -53,7 +53,18 @@ pub fn check(
     overrides: &[String],
     options: ExpandOptions,
 ) -> (Analysis, Expansion) {
-    let mut analysis = load(loader, path);
+    check_loaded(loader, load(loader, path), overrides, options)
+}
+
+/// [`check`] for an analysis already loaded (a notebook cell's config, from
+/// [`load_text`] or [`load_with_overlay`]).
+pub fn check_loaded(
+    loader: &dyn Loader,
+    analysis: Analysis,
+    overrides: &[String],
+    options: ExpandOptions,
+) -> (Analysis, Expansion) {
+    let mut analysis = analysis;
     let mut options = options;
     if !overrides.is_empty() {
         options.overrides = Overrides::parse(overrides, &mut analysis.sources, &mut analysis.diagnostics);

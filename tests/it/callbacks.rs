@@ -41,7 +41,7 @@ fn early_stopping_ends_runs_with_their_best_epoch() {
         let run = get(trial);
         assert_eq!(run["status"], "EARLY_STOPPED", "{run}");
         let error = run["error"].as_str().unwrap();
-        assert!(error.contains("val_loss did not improve for 3 evaluation(s) (best 0.8 at epoch 2)"), "{error}");
+        assert!(error.contains("val_loss did not improve for 3 epoch(s) (best 0.8 at epoch 2)"), "{error}");
         let d = detail(&dir, run["id"].as_str().unwrap());
         let tag = |k: &str| d.tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         assert_eq!(tag("early_stopping.best_epoch").as_deref(), Some("2"));

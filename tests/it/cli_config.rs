@@ -70,13 +70,15 @@ fn preview_one_run_masks_secrets() {
 
 #[test]
 fn preview_quickstart_trial_and_repeat() {
-    let out = expman(&["preview", "examples/quickstart", "--trial", "small_lr", "--repeat", "2", "--format", "json"]);
+    let out =
+        expman(&["preview", "examples/quickstart", "--trial", "small_model", "--repeat", "2", "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
-    assert_eq!(runs[0]["trial"], "small_lr");
+    assert_eq!(runs[0]["trial"], "small_model");
     assert_eq!(runs[0]["repeat"], 2);
-    assert_eq!(runs[0]["config"]["training"]["lr"], 0.005);
+    assert_eq!(runs[0]["config"]["model"]["features"], 4);
+    assert_eq!(runs[0]["config"]["training"]["lr"], 0.05);
     assert_eq!(runs[0]["config"]["training"]["epochs"], 40);
     assert_eq!(runs[0]["config"]["seed"], 43);
 }
@@ -109,9 +111,33 @@ fn init_writes_a_valid_config_and_refuses_to_overwrite() {
 
 #[test]
 fn every_subcommand_has_help_with_examples() {
-    for sub in ["validate", "preview", "schema", "init"] {
-        let out = expman(&[sub, "--help"]);
-        assert!(out.status.success());
-        assert!(text(&out.stdout).contains("Examples:"), "{sub}");
+    /// The subcommand names listed under `Commands:` in a help text.
+    fn listed(help: &str) -> Vec<String> {
+        help.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            // Not the continuation lines of a wrapped description.
+            .filter(|l| !l[2..].starts_with(' '))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| *name != "help")
+            .map(str::to_string)
+            .collect()
     }
+    let top = listed(&text(&expman(&["--help"]).stdout));
+    assert!(top.len() > 15, "{top:?}");
+    let mut checked = 0;
+    for sub in &top {
+        let out = expman(&[sub, "--help"]);
+        assert!(out.status.success(), "{sub}");
+        let help = text(&out.stdout);
+        assert!(help.contains("Examples:"), "`expman {sub} --help` has no examples");
+        for nested in listed(&help) {
+            let out = expman(&[sub, &nested, "--help"]);
+            assert!(text(&out.stdout).contains("Examples:"), "`expman {sub} {nested} --help` has no examples");
+            checked += 1;
+        }
+        checked += 1;
+    }
+    assert!(checked > top.len(), "nested subcommands (kernel, db) were checked too");
 }

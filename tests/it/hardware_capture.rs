@@ -46,6 +46,30 @@ fn a_trial_that_allocates_200_mb_shows_about_that_much_rss() {
 }
 
 #[test]
+fn a_run_shorter_than_the_sampling_interval_still_has_its_cpu_time_and_peak_rss() {
+    // No sample falls within the run (2 s interval, a 0.3 s run): what it
+    // used comes from the kernel (wait4) when it ends.
+    let tmp = TempDir::new("short-usage");
+    let dir = tmp.path().join("exp");
+    fake_experiment(
+        &dir,
+        "short",
+        "pipeline: {command: [FAKE, --allocate-mb, 60, --busy-ms, 300, --epochs, 1]}\n",
+        "- name: quick\n",
+    );
+    std::fs::write(dir.join("env.yaml"), "workspace: out\nhardware: {interval: 2s, gpu: off}\n").unwrap();
+    let out = expman_in(&dir, &["run", "."]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = Store::open(&dir.join("out/expman.db")).unwrap();
+    let row = store.list_runs(None).unwrap().remove(0);
+    let r = store.run_detail(&store.resolve_run(&row.uid).unwrap()).unwrap().resources.expect("a resource summary");
+    let cpu = r.cpu_ms.expect("cpu time");
+    assert!((250..2000).contains(&cpu), "cpu time {cpu} ms for 300 ms of busy work");
+    let rss = r.peak_rss.expect("peak rss") as f64 / (1 << 20) as f64;
+    assert!((55.0..120.0).contains(&rss), "peak RSS {rss:.0} MiB for 60 MiB touched");
+}
+
+#[test]
 fn hw_once_prints_one_sample() {
     let tmp = TempDir::new("hw");
     let out = expman_in(tmp.path(), &["hw", "--once", "--format", "json"]);
@@ -150,4 +174,30 @@ fn capture_records_git_state_diff_code_and_environment() {
         "{shown}"
     );
     assert!(!shown.contains("s3cr3t"));
+}
+
+#[test]
+fn python_env_capture_records_pip_freeze_once_per_interpreter() {
+    let tmp = TempDir::new("pip-freeze");
+    let dir = tmp.path().join("exp");
+    fake_experiment(
+        &dir,
+        "pip",
+        "pipeline:\n  command: [python3, -c, \"print('hi')\"]\n  capture: {python_env: true}\n",
+        "- name: t\n  repeat: 2\n",
+    );
+    let out = expman_in(&dir, &["run", "."]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = Command::new("python3").args(["-m", "pip", "freeze"]).output().unwrap();
+    assert!(expected.status.success());
+    let store = Store::open(&dir.join("out/expman.db")).unwrap();
+    let mut files = Vec::new();
+    for row in store.list_runs(None).unwrap() {
+        let d = store.run_detail(&store.resolve_run(&row.uid).unwrap()).unwrap();
+        let env = d.artifacts.iter().find(|a| a.1 == "python-env").expect("a python-env artifact");
+        assert_eq!(std::fs::read(&env.0).unwrap(), expected.stdout, "what `python3 -m pip freeze` prints");
+        files.push(env.0.clone());
+    }
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0], files[1], "stored once by content, shared by both runs");
 }

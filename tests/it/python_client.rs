@@ -92,8 +92,8 @@ fn the_quickstart_runs_end_to_end() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
-    assert!(stdout.contains("experiment `quickstart`: 7 SUCCESS, 3 EARLY_STOPPED"), "{stdout}");
-    for trial in ["baseline", "small_lr", "lr_sweep[training.lr=0.3,model.l2=0.0]"] {
+    assert!(stdout.contains("experiment `quickstart`: 4 SUCCESS, 6 EARLY_STOPPED"), "{stdout}");
+    for trial in ["baseline", "small_model", "lr_sweep[training.lr=0.3,model.l2=0.0]"] {
         assert!(stdout.contains(trial), "{stdout}");
     }
     assert!(stdout.contains("val_loss") && stdout.contains(" ± "), "{stdout}");
@@ -127,8 +127,11 @@ fn the_quickstart_runs_end_to_end() {
         assert!(!d.deleted_artifacts.is_empty());
     }
     let stopped: Vec<&serde_json::Value> = runs.iter().filter(|r| r["status"] == "EARLY_STOPPED").collect();
-    assert_eq!(stopped.len(), 3, "the data makes three sweep children stop early");
-    assert!(stopped.iter().all(|r| r["trial"].as_str().unwrap().starts_with("lr_sweep")));
+    // The data makes three sweep children stop early, and the small model
+    // (4 of the 8 features) soon has nothing left to learn.
+    let trials: Vec<&str> = stopped.iter().map(|r| r["trial"].as_str().unwrap()).collect();
+    assert_eq!(trials.iter().filter(|t| t.starts_with("lr_sweep")).count(), 3, "{trials:?}");
+    assert_eq!(trials.iter().filter(|t| **t == "small_model").count(), 3, "{trials:?}");
     // Repeats got different seeds, so their results differ.
     let baseline: Vec<f64> =
         runs.iter().filter(|r| r["trial"] == "baseline").map(|r| r["metrics"]["val_loss"].as_f64().unwrap()).collect();

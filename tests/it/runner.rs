@@ -89,7 +89,18 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn ctrl_c_stops_every_run_and_keeps_the_record_consistent() {
-    let tmp = TempDir::new("ctrl-c");
+    cancelling_stops_every_run(Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_to_the_runner_stops_every_run_the_same_way() {
+    cancelling_stops_every_run(Signal::SIGTERM);
+}
+
+/// The runner gets `signal` while two runs are active (one ignores
+/// SIGTERM) and a third waits: every run ends KILLED, no trial survives.
+fn cancelling_stops_every_run(signal: Signal) {
+    let tmp = TempDir::new(&format!("cancel-{signal:?}").to_lowercase());
     let dir = tmp.path().join("exp");
     fake_experiment(
         &dir,
@@ -107,9 +118,9 @@ fn ctrl_c_stops_every_run_and_keeps_the_record_consistent() {
     let db = dir.join("out/expman.db");
     assert!(wait_until(Duration::from_secs(20), || running_pids(&db).len() == 2), "runs did not start");
     let pids = running_pids(&db);
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "{signal:?}");
     for pid in pids {
         assert!(!alive(pid), "trial process {pid} survived");
     }

@@ -73,3 +73,77 @@ fn rust_pipelines_report_like_processes() {
         assert!(Path::new(good.run_dir.as_deref().unwrap()).join("events.jsonl").exists());
     }
 }
+
+/// A callback type a Rust user adds: it sees the same events as the
+/// built-ins (here: counts epochs, and stops the run at epoch 2).
+#[test]
+fn a_callback_added_in_rust_acts_on_the_event_stream() {
+    use expman_core::callbacks::{Action, Callback, CallbackRun};
+    use std::sync::{Arc, Mutex};
+
+    struct StopAtTwo {
+        epochs: Arc<Mutex<Vec<i64>>>,
+    }
+    impl Callback for StopAtTwo {
+        fn on_epoch_end(
+            &mut self,
+            _run: &CallbackRun,
+            epoch: i64,
+            metrics: &[(String, f64)],
+            actions: &mut Vec<Action>,
+        ) {
+            assert!(metrics.iter().any(|(k, _)| k == "loss"), "the epoch's metrics come along: {metrics:?}");
+            self.epochs.lock().unwrap().push(epoch);
+            if epoch == 2 {
+                actions.push(Action::Stop {
+                    status: RunStatus::EarlyStopped,
+                    message: "epoch 2 is enough".into(),
+                    tags: vec![("stopped_by".into(), "stop_at_two".into())],
+                });
+            }
+        }
+        fn on_end(&mut self, _run: &CallbackRun, status: RunStatus, actions: &mut Vec<Action>) {
+            actions.push(Action::Event { kind: "stop_at_two".into(), detail: format!("ended {}", status.as_str()) });
+        }
+    }
+
+    let tmp = TempDir::new("rust-callback");
+    let dir = tmp.path();
+    std::fs::write(dir.join("env.yaml"), "workspace: out\n").unwrap();
+    std::fs::write(
+        dir.join("base.yaml"),
+        "epochs: 50\npipeline: {type: slow, grace_period: 5s, callbacks: [{type: stop_at_two}]}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("trials.yaml"), "- name: t\n").unwrap();
+    let (analysis, expansion) = check(&FsLoader, dir, &[], ExpandOptions::default());
+    assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+    let mut registry = PipelineRegistry::with_builtins();
+    registry.register(
+        "slow",
+        FnPipeline::new(|ctx| {
+            for epoch in 0..50 {
+                let _scope = ctx.epoch(epoch);
+                ctx.log_metrics(&[("loss", 1.0 / (1.0 + epoch as f64))], Some(epoch));
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                if ctx.should_stop() {
+                    break;
+                }
+            }
+            Ok(())
+        }),
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut options = RunnerOptions::default();
+    let epochs = seen.clone();
+    options.callbacks.register("stop_at_two", move |_| Ok(Box::new(StopAtTwo { epochs: epochs.clone() })));
+    let workspace = Workspace::for_project(&analysis.project).unwrap();
+    let report = runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &options, &mut Silent).unwrap();
+    assert_eq!(report.runs[0].1, RunStatus::EarlyStopped);
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.starts_with(&[0, 1, 2]) && seen.len() < 50, "{seen:?}");
+    let store = workspace.open_store().unwrap();
+    let run = store.list_runs(None).unwrap().remove(0);
+    assert_eq!(store.count_events(run.id, "stop_at_two").unwrap(), 1);
+    assert!(run.error.as_deref().unwrap_or_default().contains("epoch 2 is enough"), "{:?}", run.error);
+}

@@ -5,7 +5,7 @@ definition into base.yaml, the merge preview and its code lens, the
 outline, quick fixes and settings."""
 
 import pytest
-from conftest import at, diagnostics_until, open_doc, span, uri
+from lsp_helpers import at, diagnostics_until, open_doc, span, uri
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
@@ -80,9 +80,10 @@ async def test_completion_offers_base_keys_inside_settings(client: LanguageClien
         lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=trials), position=at(line, 13))
     )
     items = result.items if isinstance(result, lsp.CompletionList) else result
-    assert {"training.lr", "training.optimizer"} <= {i.label for i in items} or {"lr", "optimizer"} <= {
-        i.label for i in items
-    }, [i.label for i in items]
+    # The keys under `training`, replacing what follows the dot.
+    assert sorted(i.label for i in items) == ["lr", "optimizer"], [i.label for i in items]
+    edit = next(i for i in items if i.label == "lr").text_edit
+    assert (edit.range.start.character, edit.range.end.character, edit.new_text) == (13, 13, "lr: ")
 
 
 async def test_completion_of_schema_keys_with_docs(client: LanguageClient, project):
@@ -211,3 +212,40 @@ async def test_settings_from_workspace_configuration(client: LanguageClient, pro
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
     diags = await diagnostics_until(client, trials, lambda ds: not any(d.code == "unknown-override" for d in ds))
     assert any(d.code == "wrong-type" for d in diags), "other diagnostics stay"
+
+
+async def complete_at(client: LanguageClient, path, text: str, marker: str = "$0"):
+    """Opens `path` with `text` (the marker removed) and asks for completion at the marker."""
+    before, after = text.split(marker)
+    uri = open_doc(client, path, before + after)
+    line = before.count("\n")
+    character = len(before.rsplit("\n", 1)[-1])
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=at(line, character))
+    )
+    return result.items if isinstance(result, lsp.CompletionList) else result
+
+
+async def test_completion_of_sweep_keys_references_trackers_and_enums(client: LanguageClient, project):
+    # Inside `sweep`: every leaf of base.yaml as a dotted key, with its base value.
+    items = await complete_at(client, project / "trials.yaml", "- name: s\n  sweep:\n    training.$0\n")
+    labels = {i.label: i for i in items}
+    assert set(labels) == {"training.lr", "training.optimizer"}, sorted(labels)
+    assert labels["training.lr"].detail == "0.001 (base)"
+
+    # Inside `${...}`: paths of the config.
+    items = await complete_at(
+        client, project / "trials.yaml", '- name: s\n  settings:\n    note: "${training.$0}"\n'
+    )
+    assert {"training.lr", "training.optimizer"} <= {i.label for i in items}, [i.label for i in items]
+
+    # Tracker types in env.yaml (with experiment_manager's spellings), and their options.
+    items = await complete_at(client, project / "env.yaml", "workspace: out\ntrackers:\n  - type: $0\n")
+    types = {i.label for i in items}
+    assert {"mlflow", "tensorboard", "csv", "MLflowTracker"} <= types, sorted(types)
+    items = await complete_at(client, project / "env.yaml", "trackers:\n  - type: mlflow\n    $0\n")
+    assert "tracking_uri" in {i.label for i in items}, [i.label for i in items]
+
+    # An enum value in env.yaml: hardware.gpu.
+    items = await complete_at(client, project / "env.yaml", "hardware:\n  gpu: $0\n")
+    assert {i.label for i in items} >= {"off", "auto", "required"}, [i.label for i in items]

@@ -10,7 +10,7 @@ import asyncio
 import os
 import random
 
-from conftest import TRIALS, at, diagnostics_until, open_doc, span
+from lsp_helpers import TRIALS, at, diagnostics_until, open_doc, span
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 

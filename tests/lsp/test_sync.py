@@ -3,7 +3,7 @@ of base.yaml re-check trials.yaml, files changed on disk are re-read on
 `workspace/didChangeWatchedFiles`, and positions stay exact with non-ASCII
 text, CRLF line ends and incremental edits."""
 
-from conftest import at, diagnostics_until, open_doc, replace_all, span, uri
+from lsp_helpers import at, diagnostics_until, open_doc, replace_all, span, uri
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 

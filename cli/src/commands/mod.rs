@@ -1,10 +1,12 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
-mod config;
+pub mod config;
 mod db;
-mod hw;
-mod query;
-mod record;
+pub mod hw;
+pub mod kernel;
+pub mod plot;
+pub mod query;
+pub mod record;
 mod run;
 
 use std::process::ExitCode;
@@ -16,17 +18,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = use_color(cli.global.color);
     match cli.command {
         Command::Run(args) => run::run(args, color),
-        Command::Runs(args) => query::runs(args),
-        Command::Metrics(args) => query::metrics(args),
-        Command::Compare(args) => query::compare(args),
-        Command::Summary(args) => query::summary(args),
-        Command::Rank(args) => query::rank(args),
-        Command::Diff(args) => query::diff(args),
-        Command::Sql(args) => query::sql(args),
-        Command::Export(args) => query::export(args),
+        Command::Runs(args) => query::print(query::runs(&args)?, Some(&args.output)),
+        Command::Metrics(args) => query::print(query::metrics(&args)?, Some(&args.output)),
+        Command::Compare(args) => query::print(query::compare(&args)?, None),
+        Command::Summary(args) => query::print(query::summary(&args)?, Some(&args.output)),
+        Command::Rank(args) => query::print(query::rank(&args)?, Some(&args.output)),
+        Command::Diff(args) => query::print(query::diff(&args)?, None),
+        Command::Sql(args) => query::print(query::sql(&args)?, Some(&args.output)),
+        Command::Export(args) => query::print(query::export(&args)?, None),
+        Command::Experiments(args) => query::print(query::experiments(&args)?, None),
+        Command::Plot(args) => plot::plot(args),
         Command::Show(args) => record::show(args),
         Command::Db(command) => db::db(command),
         Command::Hw(args) => hw::hw(args),
+        Command::Kernel(command) => kernel::kernel(command),
         Command::Lsp => {
             expman_lsp::run_stdio()?;
             Ok(ExitCode::SUCCESS)

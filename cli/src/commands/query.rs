@@ -1,5 +1,9 @@
 //! `expman runs`, `metrics`, `compare`, `summary`, `rank`, `diff`, `sql`,
-//! `export`: the record as tables, through the query layer.
+//! `export`, `experiments`: the record as tables, through the query layer.
+//!
+//! Each command computes [`Answer`]s (tables and sentences); the terminal
+//! prints them ([`print`]), the notebook kernel renders them (HTML tables,
+//! `Out[n]`). The `%expman` magics call these same functions.
 
 use std::process::ExitCode;
 
@@ -11,19 +15,39 @@ use expman_core::workspace::{Locate, Workspace};
 use polars::prelude::*;
 
 use crate::args::{
-    CompareArgs, DiffArgs, ExportArgs, ExportFormat, MetricArgs, MetricsArgs, ModeArg, RankArgs, RunsArgs, ScopeArgs,
-    SqlArgs, SummaryArgs, TableName,
+    CompareArgs, DiffArgs, ExperimentsArgs, ExportArgs, ExportFormat, MetricArgs, MetricsArgs, ModeArg, OutputArgs,
+    RankArgs, RunsArgs, ScopeArgs, SqlArgs, SummaryArgs, TableName,
 };
-use crate::output::frames::{emit, table};
+use crate::output::frames::emit;
+
+/// What a query command found.
+pub enum Answer {
+    /// A table; its command's output flags say how to print it.
+    Frame(DataFrame),
+    /// A sentence or a few lines (verdicts, notes, where a file went).
+    Text(String),
+}
+
+/// Prints answers in a terminal; frames as `output` says.
+pub fn print(answers: Vec<Answer>, output: Option<&OutputArgs>) -> anyhow::Result<ExitCode> {
+    let default = OutputArgs { format: crate::args::FrameFormat::Table, out: None };
+    for answer in answers {
+        match answer {
+            Answer::Frame(mut frame) => emit(&mut frame, output.unwrap_or(&default))?,
+            Answer::Text(text) => println!("{text}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// The opened record and the experiment in scope.
-struct Scope {
+pub struct Scope {
     store: Store,
     experiment: Option<String>,
 }
 
 impl Scope {
-    fn open(args: &ScopeArgs) -> anyhow::Result<Scope> {
+    pub fn open(args: &ScopeArgs) -> anyhow::Result<Scope> {
         let (workspace, configured) = Workspace::locate_scope(&Locate {
             workspace: args.record.workspace.clone(),
             dir: args.record.dir.clone(),
@@ -41,24 +65,28 @@ impl Scope {
         Ok(Scope { store, experiment })
     }
 
-    fn frames(&self) -> Frames<'_> {
+    pub fn frames(&self) -> Frames<'_> {
         Frames::new(&self.store).experiment(self.experiment.as_deref())
     }
 }
 
 /// `--mode`, else a guess from the metric's name (stated to the user).
-fn minimize(metric: &MetricArgs) -> bool {
+pub fn minimize(metric: &MetricArgs) -> bool {
     match metric.mode {
         Some(ModeArg::Min) => true,
         Some(ModeArg::Max) => false,
-        None => {
-            let m = metric.metric.to_ascii_lowercase();
-            !["acc", "auc", "f1", "score", "precision", "recall", "map", "bleu", "reward"].iter().any(|w| m.contains(w))
-        }
+        None => lower_is_better(&metric.metric),
     }
 }
 
-fn at(metric: &MetricArgs) -> anyhow::Result<At> {
+/// A guess from a metric's name: accuracies and scores go up, the rest
+/// (losses, errors, perplexities) down.
+pub fn lower_is_better(metric: &str) -> bool {
+    let m = metric.to_ascii_lowercase();
+    !["acc", "auc", "f1", "score", "precision", "recall", "map", "bleu", "reward"].iter().any(|w| m.contains(w))
+}
+
+pub fn at(metric: &MetricArgs) -> anyhow::Result<At> {
     At::parse(&metric.at).with_context(|| format!("`--at {}`: use `final`, `best`, or a step number", metric.at))
 }
 
@@ -116,22 +144,26 @@ fn default_view(frame: DataFrame) -> anyhow::Result<DataFrame> {
     Ok(frame)
 }
 
-pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
+pub fn runs(args: &RunsArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
     let query = Query::parse(args.filter.as_deref().unwrap_or(""))
         .and_then(|q| q.with(&args.order_by, args.limit))
         .map_err(|e| anyhow::anyhow!(e.render()))?;
     let frame = query.apply(scope.frames().runs()?)?;
-    let mut frame = if args.columns.is_empty() && args.output.format == crate::args::FrameFormat::Table {
+    let frame = if args.columns.is_empty() && args.output.format == crate::args::FrameFormat::Table {
         default_view(frame)?
     } else {
         select_columns(frame, &args.columns)?
     };
-    emit(&mut frame, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(vec![Answer::Frame(frame)])
 }
 
-pub fn metrics(args: MetricsArgs) -> anyhow::Result<ExitCode> {
+pub fn experiments(args: &ExperimentsArgs) -> anyhow::Result<Vec<Answer>> {
+    let scope = Scope::open(&args.scope)?;
+    Ok(vec![Answer::Frame(scope.frames().experiments()?)])
+}
+
+pub fn metrics(args: &MetricsArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
     let runs = scope.frames().runs()?;
     let trials: Vec<String> = runs.column("trial")?.str()?.iter().flatten().map(str::to_string).collect();
@@ -152,12 +184,10 @@ pub fn metrics(args: MetricsArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let mut frame = scope.frames().metrics(&selected, &args.keys)?;
-    emit(&mut frame, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(vec![Answer::Frame(scope.frames().metrics(&selected, &args.keys)?)])
 }
 
-fn trial_names(runs: &DataFrame) -> anyhow::Result<Vec<String>> {
+pub fn trial_names(runs: &DataFrame) -> anyhow::Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     for t in runs.column("trial")?.str()?.iter().flatten() {
         if !names.iter().any(|n| n == t) {
@@ -167,9 +197,25 @@ fn trial_names(runs: &DataFrame) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let scope = Scope::open(&args.scope)?;
+/// The runs statistics are taken over: each repeat's latest run unless
+/// `--all-runs`; a note when older runs were left out.
+fn statistics_runs(scope: &Scope, metric: &MetricArgs) -> anyhow::Result<(DataFrame, Option<String>)> {
     let runs = scope.frames().runs()?;
+    if metric.all_runs {
+        return Ok((runs, None));
+    }
+    let (latest, dropped) = stats::latest_per_repeat(&runs)?;
+    let note = (dropped > 0).then(|| {
+        format!(
+            "{dropped} older run(s) of repeats that ran again are left out (each repeat counts with its latest run; --all-runs keeps them)"
+        )
+    });
+    Ok((latest, note))
+}
+
+pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Answer>> {
+    let scope = Scope::open(&args.scope)?;
+    let (runs, note) = statistics_runs(&scope, &args.metric)?;
     let at = at(&args.metric)?;
     let lower = minimize(&args.metric);
     let points = match at {
@@ -192,15 +238,18 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let (a, b) = (pick(&args.trial_a)?, pick(&args.trial_b)?);
     let c = Comparison::welch(&args.metric.metric, at, lower, &a, &b)?;
-    println!("{}", c.verdict());
-    println!("{}", c.difference());
-    println!("{} value of each run; {}", at.describe(), mode_note(&args.metric));
-    Ok(ExitCode::SUCCESS)
+    let mut answers = vec![
+        Answer::Text(c.verdict()),
+        Answer::Text(c.difference()),
+        Answer::Text(format!("{} value of each run; {}", at.describe(), mode_note(&args.metric))),
+    ];
+    answers.extend(note.map(Answer::Text));
+    Ok(answers)
 }
 
-pub fn summary(args: SummaryArgs) -> anyhow::Result<ExitCode> {
+pub fn summary(args: &SummaryArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
-    let runs = scope.frames().runs()?;
+    let (runs, note) = statistics_runs(&scope, &args.metric)?;
     let at = at(&args.metric)?;
     let lower = minimize(&args.metric);
     let points = match at {
@@ -208,12 +257,16 @@ pub fn summary(args: SummaryArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let samples = stats::samples(&runs, &args.metric.metric, at, lower, points.as_ref())?;
-    let mut frame = stats::summary_frame(&samples)?;
-    emit(&mut frame, &args.output)?;
+    let mut answers = vec![Answer::Frame(stats::summary_frame(&samples)?)];
     if args.output.out.is_none() && args.output.format == crate::args::FrameFormat::Table {
         let (per_trial, overall) =
             stats::best_runs(&runs, &args.metric.metric, if at == At::Best { At::Best } else { At::Final }, lower)?;
-        println!("\nthe {} value of `{}` of each run; {}", at.describe(), args.metric.metric, mode_note(&args.metric));
+        answers.push(Answer::Text(format!(
+            "the {} value of `{}` of each run; {}",
+            at.describe(),
+            args.metric.metric,
+            mode_note(&args.metric)
+        )));
         let best = DataFrame::new(
             per_trial.len(),
             vec![
@@ -222,19 +275,20 @@ pub fn summary(args: SummaryArgs) -> anyhow::Result<ExitCode> {
                 Column::new(args.metric.metric.as_str().into(), per_trial.iter().map(|r| r.2).collect::<Vec<_>>()),
             ],
         )?;
-        print!("{}", table(&best));
+        answers.push(Answer::Frame(best));
         if let Some((trial, id, v)) = overall {
-            println!(
+            answers.push(Answer::Text(format!(
                 "best overall: run {id} ({trial}) with {} = {}",
                 args.metric.metric,
                 expman_core::summary::format_number(v)
-            );
+            )));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    answers.extend(note.map(Answer::Text));
+    Ok(answers)
 }
 
-pub fn rank(args: RankArgs) -> anyhow::Result<ExitCode> {
+pub fn rank(args: &RankArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
     let query = Query::parse(args.filter.as_deref().unwrap_or("")).map_err(|e| anyhow::anyhow!(e.render()))?;
     let runs = query.apply(scope.frames().runs()?)?;
@@ -249,10 +303,9 @@ pub fn rank(args: RankArgs) -> anyhow::Result<ExitCode> {
     }
     let frame = runs.select(["id", "trial", "repeat", "status", column.as_str()])?;
     let frame = stats::normalize(frame, &column)?;
-    let mut frame = frame
+    let frame = frame
         .sort([column.as_str()], SortMultipleOptions::default().with_order_descending(!lower).with_nulls_last(true))?;
-    emit(&mut frame, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(vec![Answer::Frame(frame)])
 }
 
 /// The resolved config of a run, or of a trial's latest run.
@@ -273,14 +326,13 @@ fn config_of(scope: &Scope, target: &str) -> anyhow::Result<(String, serde_json:
     Ok((format!("{} ({})", run.uid, detail.row.trial), config))
 }
 
-pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+pub fn diff(args: &DiffArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
     let (name_a, a) = config_of(&scope, &args.a)?;
     let (name_b, b) = config_of(&scope, &args.b)?;
     let rows = stats::config_diff(&a, &b);
     if rows.is_empty() {
-        println!("no differences between {name_a} and {name_b} (seed aside)");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(vec![Answer::Text(format!("no differences between {name_a} and {name_b} (seed aside)"))]);
     }
     let frame = DataFrame::new(
         rows.len(),
@@ -290,18 +342,15 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
             Column::new(name_b.as_str().into(), rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()),
         ],
     )?;
-    print!("{}", table(&frame));
-    Ok(ExitCode::SUCCESS)
+    Ok(vec![Answer::Frame(frame)])
 }
 
-pub fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
+pub fn sql(args: &SqlArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
-    let mut frame = sql::run(&scope.frames(), &args.query)?;
-    emit(&mut frame, &args.output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(vec![Answer::Frame(sql::run(&scope.frames(), &args.query)?)])
 }
 
-pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub fn export(args: &ExportArgs) -> anyhow::Result<Vec<Answer>> {
     let scope = Scope::open(&args.scope)?;
     let frames = scope.frames();
     let query = Query::parse(args.filter.as_deref().unwrap_or("")).map_err(|e| anyhow::anyhow!(e.render()))?;
@@ -331,6 +380,10 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     };
     expman_core::query::export::write(&mut frame, format, &args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("wrote {} row(s) × {} column(s) to {}", frame.height(), frame.width(), args.out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(vec![Answer::Text(format!(
+        "wrote {} row(s) × {} column(s) to {}",
+        frame.height(),
+        frame.width(),
+        args.out.display()
+    ))])
 }

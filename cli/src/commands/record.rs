@@ -42,61 +42,80 @@ fn duration_of(started: Option<i64>, ended: Option<i64>) -> Option<std::time::Du
     }
 }
 
+/// `writeln!` into a `String` (which cannot fail).
+macro_rules! say {
+    ($out:ident) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out);
+    }};
+    ($out:ident, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    print!("{}", show_text(&args)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything about one run, as `expman show` prints it.
+pub fn show_text(args: &ShowArgs) -> anyhow::Result<String> {
+    let mut out = String::new();
     let (_, store) = open_record(&args.record)?;
     let run = store.resolve_run(&args.run)?;
     let d = store.run_detail(&run)?;
     let r = &d.row;
-    println!("run {}  ({} / {} / repeat {})", r.uid, r.experiment, r.trial, r.repeat + 1);
-    println!("status     {}", r.status);
+    say!(out, "run {}  ({} / {} / repeat {})", r.uid, r.experiment, r.trial, r.repeat + 1);
+    say!(out, "status     {}", r.status);
     if let Some(e) = &r.error {
-        println!("error      {}", e.replace('\n', "\n           "));
+        say!(out, "error      {}", e.replace('\n', "\n           "));
     }
-    println!("created    {} UTC", format_utc(r.created_at));
+    say!(out, "created    {} UTC", format_utc(r.created_at));
     if let Some(s) = r.started_at {
-        println!("started    {} UTC", format_utc(s));
+        say!(out, "started    {} UTC", format_utc(s));
     }
     if let Some(e) = r.ended_at {
-        println!("ended      {} UTC", format_utc(e));
+        say!(out, "ended      {} UTC", format_utc(e));
     }
     if let Some(dur) = duration_of(r.started_at, r.ended_at) {
-        println!("duration   {}", format_duration(dur));
+        say!(out, "duration   {}", format_duration(dur));
     }
     if let Some(c) = r.exit_code {
-        println!("exit code  {c}");
+        say!(out, "exit code  {c}");
     }
     if let Some(s) = d.signal {
-        println!("signal     {}", expman_core::process::describe_signal(s as i32));
+        say!(out, "signal     {}", expman_core::process::describe_signal(s as i32));
     }
-    println!("seed       {}", r.seed.map(|s| s.to_string()).unwrap_or_default());
-    println!("config     {}", r.config_hash);
+    say!(out, "seed       {}", r.seed.map(|s| s.to_string()).unwrap_or_default());
+    say!(out, "config     {}", r.config_hash);
     if let Some(cmd) = &d.command {
-        println!("command    {cmd}");
+        say!(out, "command    {cmd}");
     }
     if let Some(host) = &r.host {
-        println!("host       {host}");
+        say!(out, "host       {host}");
     }
     if let Some(commit) = &d.git_commit {
-        println!("git        {commit}{}", if d.git_dirty == Some(true) { " (dirty)" } else { "" });
+        say!(out, "git        {commit}{}", if d.git_dirty == Some(true) { " (dirty)" } else { "" });
     }
     if let Some(dir) = &r.run_dir {
-        println!("directory  {dir}");
+        say!(out, "directory  {dir}");
     }
     if d.malformed_lines > 0 {
-        println!("malformed  {} event line(s) skipped", d.malformed_lines);
+        say!(out, "malformed  {} event line(s) skipped", d.malformed_lines);
     }
     let finals = store.final_metrics(&[run.id])?;
     if let Some(values) = finals.get(&run.id).filter(|v| !v.is_empty()) {
-        println!("\nfinal metrics");
+        say!(out, "\nfinal metrics");
         for (k, v) in values {
             let n = store.metric_series(run.id, k)?.values.len();
-            println!("  {k:<24} {}  ({n} points)", format_number(*v));
+            say!(out, "  {k:<24} {}  ({n} points)", format_number(*v));
         }
     }
     if !d.tags.is_empty() {
-        println!("\ntags");
+        say!(out, "\ntags");
         for (k, v) in &d.tags {
-            println!("  {k:<24} {v}");
+            say!(out, "  {k:<24} {v}");
         }
     }
     let run_dir = r.run_dir.clone().unwrap_or_default();
@@ -107,11 +126,12 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| p.to_string())
     };
     if !d.artifacts.is_empty() {
-        println!("\nartifacts");
+        say!(out, "\nartifacts");
         for (path, kind, size, sha) in &d.artifacts {
             let path = short(path);
             let sha = sha.as_deref().map(|s| format!("  sha256 {}", &s[..12.min(s.len())])).unwrap_or_default();
-            println!(
+            say!(
+                out,
                 "  {path:<40} {kind:<14} {}{sha}",
                 size.map(|s| format!("{s} bytes")).unwrap_or_else(|| "missing".into())
             );
@@ -121,63 +141,64 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         let names: Vec<String> = d.deleted_artifacts.iter().take(4).map(|p| short(p)).collect();
         let more = d.deleted_artifacts.len().saturating_sub(names.len());
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        println!("  ({} deleted by the checkpoint policy: {}{more})", d.deleted_artifacts.len(), names.join(", "));
+        say!(out, "  ({} deleted by the checkpoint policy: {}{more})", d.deleted_artifacts.len(), names.join(", "));
     }
     if let Some(r) = &d.resources {
         use expman_core::hardware::format_bytes;
-        println!("\nresources ({} sample(s))", r.samples);
-        println!("  wall time  {}", format_duration(std::time::Duration::from_millis(r.wall_ms.max(0) as u64)));
+        say!(out, "\nresources ({} sample(s))", r.samples);
+        say!(out, "  wall time  {}", format_duration(std::time::Duration::from_millis(r.wall_ms.max(0) as u64)));
         if let Some(cpu) = r.cpu_ms {
-            println!("  cpu time   {}", format_duration(std::time::Duration::from_millis(cpu.max(0) as u64)));
+            say!(out, "  cpu time   {}", format_duration(std::time::Duration::from_millis(cpu.max(0) as u64)));
         }
         if let (Some(mean), Some(peak)) = (r.mean_cpu_percent, r.peak_cpu_percent) {
-            println!("  cpu        {mean:.0}% mean, {peak:.0}% peak");
+            say!(out, "  cpu        {mean:.0}% mean, {peak:.0}% peak");
         }
         if let Some(rss) = r.peak_rss {
-            println!("  peak rss   {}", format_bytes(rss.max(0) as u64));
+            say!(out, "  peak rss   {}", format_bytes(rss.max(0) as u64));
         }
         if let (Some(mean), Some(peak)) = (r.mean_gpu_util, r.peak_gpu_util) {
-            println!("  gpu        {mean:.0}% mean, {peak:.0}% peak");
+            say!(out, "  gpu        {mean:.0}% mean, {peak:.0}% peak");
         }
         if let Some(peak) = r.peak_gpu_mem {
             let mean = r.mean_gpu_mem.map(|m| format_bytes(m.max(0) as u64)).unwrap_or_default();
-            println!("  gpu memory {mean} mean, {} peak", format_bytes(peak.max(0) as u64));
+            say!(out, "  gpu memory {mean} mean, {} peak", format_bytes(peak.max(0) as u64));
         }
     }
     if let Some(c) = &d.capture {
-        println!("\nreproduce");
+        say!(out, "\nreproduce");
         if let Some(branch) = &c.git_branch {
-            println!("  git branch {branch}");
+            say!(out, "  git branch {branch}");
         }
         let host: serde_json::Value = serde_json::from_str(&c.host).unwrap_or_default();
         if let Some(os) = host["os"].as_str() {
-            println!(
+            say!(
+                out,
                 "  host       {} ({os}, kernel {})",
                 host["host"].as_str().unwrap_or("?"),
                 host["kernel"].as_str().unwrap_or("?")
             );
         }
         if let Some(cpu) = host["cpu_model"].as_str() {
-            println!("  cpu        {cpu} ({} cores)", host["cpus"]);
+            say!(out, "  cpu        {cpu} ({} cores)", host["cpus"]);
         }
         if let Some(gpus) = host["gpus"].as_array().filter(|g| !g.is_empty()) {
             let names: Vec<&str> = gpus.iter().filter_map(|g| g.as_str()).collect();
-            println!("  gpus       {} (driver {})", names.join(", "), host["gpu_driver"].as_str().unwrap_or("?"));
+            say!(out, "  gpus       {} (driver {})", names.join(", "), host["gpu_driver"].as_str().unwrap_or("?"));
         }
-        println!("  expman     {}", c.expman_version);
+        say!(out, "  expman     {}", c.expman_version);
         let env: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&c.env).unwrap_or_default();
         if !env.is_empty() {
-            println!("  environment set by expman:");
+            say!(out, "  environment set by expman:");
             for (k, v) in &env {
-                println!("    {k}={}", v.as_str().unwrap_or_default());
+                say!(out, "    {k}={}", v.as_str().unwrap_or_default());
             }
         }
     }
-    println!("\nconfig (resolved, secrets masked)");
+    say!(out, "\nconfig (resolved, secrets masked)");
     let config: serde_json::Value = serde_json::from_str(&d.config).unwrap_or_default();
     let text = expman_schema::yaml::to_yaml(&expman_schema::Node::from_json(&config));
     for line in text.lines() {
-        println!("  {line}");
+        say!(out, "  {line}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }

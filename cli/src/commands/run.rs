@@ -22,7 +22,7 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         bail!("{} does not exist", args.path.display());
     }
     let path = std::path::absolute(&args.path).with_context(|| format!("cannot resolve {}", args.path.display()))?;
-    let options = ExpandOptions { trials: args.trials.clone(), ..ExpandOptions::default() };
+    let options = ExpandOptions { trials: args.options.trials.clone(), ..ExpandOptions::default() };
     let (analysis, expansion) = check(&FsLoader, &path, &args.overrides, options);
     let mut shown = analysis.clone();
     super::config::display_relative(&mut shown);
@@ -45,7 +45,7 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     runner::check_plans(&expansion.runs, &registry, &expman_core::callbacks::CallbackRegistry::with_builtins())?;
 
     if args.dry_run {
-        return dry_run(&workspace, project, &expansion.runs, args.resume);
+        return dry_run(&workspace, project, &expansion.runs, args.options.resume);
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -55,8 +55,12 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
             .context("cannot install the signal handler")?;
         signal_hook::flag::register(signal, cancel.clone()).context("cannot install the signal handler")?;
     }
-    let options =
-        RunnerOptions { max_parallel: args.parallel, resume: args.resume, cancel, ..RunnerOptions::default() };
+    let options = RunnerOptions {
+        max_parallel: args.options.parallel,
+        resume: args.options.resume,
+        cancel,
+        ..RunnerOptions::default()
+    };
     let mut view = ProgressView::new(color);
     let report = runner::run(&workspace, project, &expansion.runs, &registry, &options, &mut view)?;
     view.finish();

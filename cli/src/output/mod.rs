@@ -39,6 +39,11 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], sources: &Sources, color: b
     if diagnostics.is_empty() {
         return;
     }
+    eprintln!("{}", diagnostics_text(diagnostics, sources, color));
+}
+
+/// Diagnostics rendered as a compiler would, then a count.
+pub fn diagnostics_text(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let style = Style { color };
     let mut text = String::new();
     for d in diagnostics {
@@ -46,7 +51,7 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], sources: &Sources, color: b
         text.push('\n');
     }
     text.push_str(&summary(diagnostics));
-    eprintln!("{text}");
+    text
 }
 
 /// Prints a command's failure with its cause chain.

@@ -9,11 +9,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{Sample, Sampler};
+use crate::process::Usage;
 use crate::store::{ResourceSummary, Store};
 
 enum Control {
     Add { run_id: i64, pid: u32 },
-    Remove { run_id: i64, wall_ms: i64 },
+    Remove { run_id: i64, wall_ms: i64, usage: Option<Usage> },
     Stop,
 }
 
@@ -29,9 +30,10 @@ impl SamplerHandle {
         let _ = self.control.send(Control::Add { run_id, pid });
     }
 
-    /// Stops watching a run and records its resource summary.
-    pub fn remove(&self, run_id: i64, wall_ms: i64) {
-        let _ = self.control.send(Control::Remove { run_id, wall_ms });
+    /// Stops watching a run and records its resource summary, with what
+    /// the kernel counted for its process when it ended (`usage`).
+    pub fn remove(&self, run_id: i64, wall_ms: i64, usage: Option<Usage>) {
+        let _ = self.control.send(Control::Remove { run_id, wall_ms, usage });
     }
 }
 
@@ -124,16 +126,27 @@ fn run(
                 stats.entry(run_id).or_default();
                 continue;
             }
-            Ok(Control::Remove { run_id, wall_ms }) => {
+            Ok(Control::Remove { run_id, wall_ms, usage }) => {
                 runs.retain(|(id, _)| *id != run_id);
                 let s = stats.remove(&run_id).unwrap_or_default();
                 if let Some(store) = store.as_mut() {
+                    // The kernel's count covers what sampling missed (a run
+                    // shorter than the interval, the time after the last
+                    // sample); samples cover processes it did not wait for.
+                    let sampled_cpu = (s.samples > 0).then_some(s.cpu_ms as i64);
+                    let sampled_rss = (s.samples > 0).then_some(s.rss_peak as i64);
+                    let cpu_ms = max_of(sampled_cpu, usage.map(|u| u.cpu_ms));
+                    let mean_cpu_percent = match (s.samples > 0, cpu_ms) {
+                        (true, _) => Some(s.cpu_sum / s.samples as f64),
+                        (false, Some(cpu)) if wall_ms > 0 => Some(100.0 * cpu as f64 / wall_ms as f64),
+                        _ => None,
+                    };
                     let summary = ResourceSummary {
                         wall_ms,
-                        cpu_ms: (s.samples > 0).then_some(s.cpu_ms as i64),
-                        mean_cpu_percent: (s.samples > 0).then(|| s.cpu_sum / s.samples as f64),
+                        cpu_ms,
+                        mean_cpu_percent,
                         peak_cpu_percent: (s.samples > 0).then_some(s.cpu_peak),
-                        peak_rss: (s.samples > 0).then_some(s.rss_peak as i64),
+                        peak_rss: max_of(sampled_rss, usage.map(|u| u.max_rss)),
                         mean_gpu_util: (s.gpu_util_n > 0).then(|| s.gpu_util_sum / s.gpu_util_n as f64),
                         peak_gpu_util: (s.gpu_util_n > 0).then_some(s.gpu_util_peak),
                         mean_gpu_mem: (s.samples > 0 && s.gpu_mem_peak > 0)
@@ -197,5 +210,13 @@ fn thread_cpu_time() -> Duration {
             )
         }
         Err(_) => Duration::ZERO,
+    }
+}
+
+/// The larger of two optional figures.
+fn max_of(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }

@@ -4,14 +4,17 @@
 //! This module is the only part of expman that links polars; the kernel
 //! renders exactly these frames, the CLI prints them.
 
+pub mod curves;
 pub mod export;
 pub mod filter;
 pub mod frames;
 pub mod sql;
 pub mod stats;
+pub mod view;
 
 pub use filter::{FilterError, Query};
 pub use frames::{Frames, format_cell};
+pub use view::{TableView, ViewColumn};
 
 /// Problems answering a query.
 #[derive(Debug, thiserror::Error)]

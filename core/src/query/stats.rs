@@ -7,7 +7,7 @@
 //! The Student t distribution is computed here (regularized incomplete
 //! beta by continued fraction); tests check it against scipy's values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
@@ -159,6 +159,38 @@ pub fn samples(
     Ok(out)
 }
 
+/// Each repeat of each trial by its latest run only (the one created
+/// last): after `--resume` or a change of config, a trial's statistics are
+/// those of its current runs, not a mix of old and new. Also how many
+/// runs were left out.
+pub fn latest_per_repeat(runs: &DataFrame) -> Result<(DataFrame, usize), QueryError> {
+    let trials = runs.column("trial")?.str()?.clone();
+    let repeats = runs.column("repeat")?.cast(&DataType::Int64)?;
+    let repeats = repeats.i64()?;
+    let created = runs.column("created_at")?.cast(&DataType::Int64)?;
+    let created = created.i64()?;
+    // (trial, repeat) -> (created, row): the latest row wins; ties go to the later row.
+    let mut latest: HashMap<(String, Option<i64>), (i64, usize)> = HashMap::new();
+    for row in 0..runs.height() {
+        let key = (trials.get(row).unwrap_or_default().to_string(), repeats.get(row));
+        let when = created.get(row).unwrap_or(i64::MIN);
+        let slot = latest.entry(key).or_insert((when, row));
+        if when >= slot.0 {
+            *slot = (when, row);
+        }
+    }
+    let keep: Vec<bool> = {
+        let mut keep = vec![false; runs.height()];
+        for (_, row) in latest.values() {
+            keep[*row] = true;
+        }
+        keep
+    };
+    let dropped = keep.iter().filter(|k| !**k).count();
+    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+    Ok((runs.filter(&mask)?, dropped))
+}
+
 /// Per-trial summaries as a frame.
 pub fn summary_frame(samples: &[Sample]) -> Result<DataFrame, QueryError> {
     let summaries: Vec<Summary> =
@@ -241,7 +273,7 @@ impl Comparison {
         let a_better = if self.minimize { self.a.mean < self.b.mean } else { self.a.mean > self.b.mean };
         let (winner, loser) = if a_better { (&self.a, &self.b) } else { (&self.b, &self.a) };
         let figures = format!(
-            "{} vs {}, p = {}, n = {} vs {}",
+            "{} vs {}, {}, n = {} vs {}",
             winner.mean_std(),
             loser.mean_std(),
             format_p(self.p),
@@ -277,8 +309,9 @@ impl Comparison {
     }
 }
 
+/// `p = 0.003`, or `p < 0.001` for smaller values.
 fn format_p(p: f64) -> String {
-    if p < 0.001 { "< 0.001".into() } else { format!("{p:.3}") }
+    if p < 0.001 { "p < 0.001".into() } else { format!("p = {p:.3}") }
 }
 
 /// Adds `<column>.z` (z-score) and `<column>.pct` (percentile rank: the

@@ -41,6 +41,11 @@ pub struct Drained {
     /// The first stop a callback asked for, even if the process ended
     /// before the scheduler heard of it.
     pub stop: Option<Action>,
+    /// The run's last epoch and the last value of each of its metrics, over
+    /// everything it reported (the scheduler reports them before the run's
+    /// end: a `Report::Progress` still queued when the run ends is dropped).
+    pub epoch: Option<i64>,
+    pub latest: Vec<(String, f64)>,
 }
 
 /// What the ingest thread tells the scheduler.
@@ -64,6 +69,21 @@ struct Watched {
     reader: EventReader,
     callbacks: Option<Box<RunCallbacks>>,
     stop: Option<Action>,
+    /// Last epoch and last value per metric key so far.
+    epoch: Option<i64>,
+    latest: Vec<(String, f64)>,
+}
+
+impl Watched {
+    fn remember(&mut self, progress: &Progress) {
+        self.epoch = progress.epoch.or(self.epoch);
+        for (key, value) in &progress.latest {
+            match self.latest.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = *value,
+                None => self.latest.push((key.clone(), *value)),
+            }
+        }
+    }
 }
 
 /// Carries out what the store can do here; hands the rest to the scheduler.
@@ -126,7 +146,7 @@ pub fn spawn(
                         act(&mut store, run_id, actions, &reports);
                     }
                     let reader = EventReader::new(run_id, &run_dir, offset, HashMap::new()).streaming(streaming);
-                    readers.insert(run_id, Watched { reader, callbacks, stop: None });
+                    readers.insert(run_id, Watched { reader, callbacks, stop: None, epoch: None, latest: Vec::new() });
                 }
                 Some(Command::Drain { run_id, reply }) => {
                     let drained = match readers.remove(&run_id) {
@@ -145,6 +165,7 @@ pub fn spawn(
                     Ok(Some((mut progress, full))) => {
                         busy |= full;
                         feed(&mut store, watched, &mut progress, &reports);
+                        watched.remember(&progress);
                         let _ = reports.send(Report::Progress { run_id, progress });
                     }
                     Ok(None) => {}
@@ -196,7 +217,7 @@ fn drain(store: &mut Store, watched: &mut Watched, reports: &Sender<Report>) -> 
         match step(store, &mut watched.reader, true) {
             Ok(Some((mut progress, _))) => {
                 feed(store, watched, &mut progress, reports);
-                let _ = reports.send(Report::Progress { run_id: watched.reader.run_id(), progress });
+                watched.remember(&progress);
             }
             Ok(None) => break,
             Err(message) => {
@@ -214,5 +235,9 @@ fn drain(store: &mut Store, watched: &mut Watched, reports: &Sender<Report>) -> 
     drained.first_malformed = first.map(|(at, why)| format!("byte {at}: {why}"));
     drained.callbacks = watched.callbacks.take();
     drained.stop = watched.stop.take();
+    // Reported with the drain, not as a message the scheduler would read
+    // after it has let the run go.
+    drained.epoch = watched.epoch;
+    drained.latest = std::mem::take(&mut watched.latest);
     drained
 }

@@ -60,6 +60,44 @@ pub struct RunnerOptions {
     pub poll: Duration,
     /// Callback types by name (the built-ins, plus any a Rust user adds).
     pub callbacks: CallbackRegistry,
+    /// Runs or trials to stop while the others go on (`%expman stop`).
+    pub stop: StopRequests,
+}
+
+/// What to stop: one run by its id (or a unique prefix of it), or every
+/// run of a trial (a declared name stops its sweep children too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopTarget {
+    Run(String),
+    Trial(String),
+}
+
+/// Stop requests from another thread; the scheduler takes them as it loops.
+/// A matching active run is asked to stop, then terminated (KILLED, "stopped
+/// by the user"); a matching queued run never starts (KILLED).
+#[derive(Clone, Debug, Default)]
+pub struct StopRequests(Arc<std::sync::Mutex<Vec<StopTarget>>>);
+
+impl StopRequests {
+    pub fn push(&self, target: StopTarget) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(target);
+    }
+
+    pub(crate) fn take(&self) -> Vec<StopTarget> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl StopTarget {
+    /// Whether a run (its uid, its trial's full and declared names) matches.
+    pub fn matches(&self, uid: &str, trial: &str) -> bool {
+        match self {
+            StopTarget::Run(prefix) => !prefix.is_empty() && uid.starts_with(prefix.as_str()),
+            StopTarget::Trial(name) => {
+                trial == name || trial.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with('['))
+            }
+        }
+    }
 }
 
 impl Default for RunnerOptions {
@@ -70,6 +108,7 @@ impl Default for RunnerOptions {
             cancel: Arc::new(AtomicBool::new(false)),
             poll: Duration::from_millis(50),
             callbacks: CallbackRegistry::with_builtins(),
+            stop: StopRequests::default(),
         }
     }
 }
@@ -136,6 +175,11 @@ pub enum RunnerEvent<'a> {
 /// live table).
 pub trait Observer {
     fn on_event(&mut self, event: RunnerEvent<'_>);
+
+    /// Called as the scheduler loops (at least every 50 ms while runs are
+    /// active), so that an observer that holds back updates can send them
+    /// without waiting for the next event.
+    fn tick(&mut self) {}
 }
 
 /// An observer that ignores everything.

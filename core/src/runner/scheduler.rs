@@ -272,6 +272,8 @@ impl<'a> Scheduler<'a> {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+            self.take_stop_requests()?;
+            self.observer.tick();
             self.enforce_deadlines();
             if self.last_heartbeat.elapsed() > Duration::from_secs(15) {
                 self.store.heartbeat(self.runner_id)?;
@@ -355,6 +357,13 @@ impl<'a> Scheduler<'a> {
         if let Some(error) = &drained.error {
             self.observer.on_event(RunnerEvent::Warning { run: Some(&done.info), message: error });
         }
+        if drained.epoch.is_some() || !drained.latest.is_empty() {
+            self.observer.on_event(RunnerEvent::Progress {
+                run: &done.info,
+                epoch: drained.epoch,
+                latest: &drained.latest,
+            });
+        }
         // A stop a callback asked for that the scheduler had not acted on
         // yet (the process ended first) still decides the status.
         let mut stopping = done.stopping;
@@ -372,7 +381,7 @@ impl<'a> Scheduler<'a> {
         }
         let wall_ms = done.started.elapsed().as_millis() as i64;
         if let Some((_, handle)) = &self.sampler {
-            handle.remove(run_id, wall_ms);
+            handle.remove(run_id, wall_ms, outcome.usage);
         }
         self.store.finish_run(
             run_id,
@@ -448,6 +457,65 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
+    /// Acts on `%expman stop` requests: active runs are asked to stop and
+    /// terminated like a cancellation; queued ones never start.
+    fn take_stop_requests(&mut self) -> Result<(), RunError> {
+        let targets = self.options.stop.take();
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let hits = |uid: &str, trial: &str| targets.iter().any(|t| t.matches(uid, trial));
+        for a in self.active.values_mut() {
+            if a.stopping.is_none() && hits(&a.info.run.uid, &a.info.trial) {
+                self.store.log_event("stop_requested", Some(self.experiment_id), Some(a.info.run.id), "by the user")?;
+                ask_to_stop(&a.info, &a.stopper);
+                a.stopper.terminate();
+                a.stopping = Some(Stopping {
+                    status: RunStatus::Killed,
+                    message: Some("stopped by the user".into()),
+                    terminate_at: None,
+                    kill_at: Some(now + a.grace),
+                });
+            }
+        }
+        let (stopped, kept): (Vec<Queued>, Vec<Queued>) =
+            std::mem::take(&mut self.queue).into_iter().partition(|q| hits(&q.run.uid, &q.plan.trial));
+        self.queue = kept.into();
+        for queued in stopped {
+            self.never_started(queued, "stopped by the user before it started")?;
+        }
+        Ok(())
+    }
+
+    /// Records a queued run that will not start.
+    fn never_started(&mut self, queued: Queued, why: &str) -> Result<(), RunError> {
+        let finish = RunFinish {
+            status: RunStatus::Killed,
+            exit_code: None,
+            signal: None,
+            error: Some(why.into()),
+            ended_at: now_ms(),
+        };
+        self.store.finish_run(queued.run.id, &finish)?;
+        let info = RunInfo {
+            run: queued.run,
+            trial: queued.plan.trial.clone(),
+            repeat: queued.plan.repeat,
+            repeats: queued.plan.repeats,
+            run_dir: PathBuf::new(),
+            gpus: Vec::new(),
+        };
+        self.observer.on_event(RunnerEvent::Finished {
+            run: &info,
+            status: RunStatus::Killed,
+            duration: Duration::ZERO,
+            error: Some(why),
+        });
+        self.report.runs.push((info, RunStatus::Killed));
+        Ok(())
+    }
+
     fn enforce_deadlines(&mut self) {
         let now = Instant::now();
         if self.options.cancel.load(Ordering::SeqCst) && !self.cancelling {
@@ -494,23 +562,7 @@ impl<'a> Scheduler<'a> {
     fn close(mut self) -> Result<RunReport, RunError> {
         // Runs never started because of Ctrl-C.
         for queued in std::mem::take(&mut self.queue) {
-            let finish = RunFinish {
-                status: RunStatus::Killed,
-                exit_code: None,
-                signal: None,
-                error: Some("cancelled before it started".into()),
-                ended_at: now_ms(),
-            };
-            self.store.finish_run(queued.run.id, &finish)?;
-            let info = RunInfo {
-                run: queued.run,
-                trial: queued.plan.trial.clone(),
-                repeat: queued.plan.repeat,
-                repeats: queued.plan.repeats,
-                run_dir: PathBuf::new(),
-                gpus: Vec::new(),
-            };
-            self.report.runs.push((info, RunStatus::Killed));
+            self.never_started(queued, "cancelled before it started")?;
         }
         let _ = self.ingest.send(ingest_thread::Command::Shutdown);
         if let Some((thread, _)) = self.sampler.take() {

@@ -46,6 +46,27 @@ impl<T> SqlContext<T> for rusqlite::Result<T> {
     }
 }
 
+/// Switches a connection to WAL. A database that does not exist yet is
+/// still in rollback-journal mode, where two processes that both read it and
+/// then try to write (the switch) deadlock, so SQLite answers one of them
+/// SQLITE_BUSY at once instead of calling the busy handler. That answer is
+/// retried here, with a growing pause, for as long as [`BUSY_TIMEOUT`].
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to
     /// date. A database written by a newer expman is refused untouched.
@@ -68,7 +89,7 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT).ctx(path)?;
         // WAL: readers never block the writer; NORMAL: commits do not fsync
         // (the WAL is synced at checkpoints), durable across process crashes.
-        conn.pragma_update(None, "journal_mode", "WAL").ctx(path)?;
+        switch_to_wal(&conn).ctx(path)?;
         conn.pragma_update(None, "synchronous", "NORMAL").ctx(path)?;
         conn.pragma_update(None, "foreign_keys", "ON").ctx(path)?;
         let store = Store { conn, path: path.to_path_buf() };
@@ -96,5 +117,42 @@ impl Store {
             return Err(StoreError::TooNew { path: self.path.clone(), found, supported });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use super::Store;
+
+    /// Several processes opening a database that does not exist yet race
+    /// to create it, switch it to WAL and migrate it; none may fail with
+    /// "database is locked" (the switch happens in rollback-journal mode,
+    /// where SQLite returns SQLITE_BUSY without waiting to avoid deadlock).
+    #[test]
+    fn racing_first_opens_all_succeed() {
+        let dir = std::env::temp_dir().join(format!("expman-store-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for round in 0..30 {
+            let path = dir.join(format!("race-{round}.db"));
+            let barrier = Arc::new(Barrier::new(6));
+            let threads: Vec<_> = (0..6)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Store::open(&path).map(|_| ()).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for t in threads {
+                if let Err(e) = t.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,0 +1,156 @@
+//! The features on in-memory config directories, with `$0` marking the
+//! cursor in the text: completion, hover and go-to-definition answers,
+//! checked as text (expect-test; `UPDATE_EXPECT=1` rewrites them).
+
+use std::path::{Path, PathBuf};
+
+use expect_test::{Expect, expect};
+use expman_schema::{FileId, Node, Role};
+use tower_lsp_server::ls_types::{CompletionTextEdit, HoverContents};
+
+use crate::completion::{Base, FileKind, complete};
+use crate::convert::Text;
+use crate::world::{Overlay, Snapshot, Target, analyze};
+
+const DIR: &str = "/virtual/expman-lsp-tests/exp";
+
+const BASE: &str = "\
+seed: 42
+model: {type: transformer, embedding_dim: 512}
+training:
+  epochs: 100
+  lr: 0.001
+  optimizer: adam
+pipeline:
+  command: [python, train.py]
+  callbacks:
+    - {type: early_stopping, metric: val_loss, patience: 5}
+";
+
+/// The directory with base.yaml and `trials` (cursor marker removed) as
+/// trials.yaml; the trials text and the cursor's byte offset.
+fn project(trials: &str) -> (Snapshot, Text, u32) {
+    let offset = trials.find("$0").expect("a $0 cursor marker") as u32;
+    let trials = trials.replace("$0", "");
+    let dir = PathBuf::from(DIR);
+    let overlay = Overlay::of_texts([
+        (dir.join("base.yaml"), BASE.to_string()),
+        (dir.join("trials.yaml"), trials.clone()),
+        (dir.join("env.yaml"), "workspace: out\n".to_string()),
+    ]);
+    let snap = analyze(Target::Dir(dir), &overlay, Default::default());
+    (snap, Text::new(trials), offset)
+}
+
+fn root(text: &Text) -> Node {
+    expman_schema::yaml::parse(&text.text, FileId(0)).docs.into_iter().next().unwrap()
+}
+
+/// Completion labels, each with what it inserts when that differs.
+fn check_completion(trials: &str, expected: Expect) {
+    let (snap, text, offset) = project(trials);
+    let base = Base { node: &snap.base, sources: &snap.sources };
+    let items = complete(FileKind::Role(Role::Trials), &text, offset, Some(&base));
+    let shown: Vec<String> = items
+        .iter()
+        .map(|i| {
+            let insert = match &i.text_edit {
+                Some(CompletionTextEdit::Edit(e)) => e.new_text.clone(),
+                _ => i.insert_text.clone().unwrap_or_default(),
+            };
+            let detail = i.detail.clone().map(|d| format!("  ({d})")).unwrap_or_default();
+            if insert == i.label {
+                format!("{}{detail}", i.label)
+            } else {
+                format!("{} -> {insert:?}{detail}", i.label)
+            }
+        })
+        .collect();
+    expected.assert_eq(&shown.join("\n"));
+}
+
+fn check_hover(trials: &str, expected: Expect) {
+    let (snap, text, offset) = project(trials);
+    let hover = crate::hover::hover(FileKind::Role(Role::Trials), &text, &root(&text), offset, Some(&snap));
+    let shown = match hover.map(|h| h.contents) {
+        Some(HoverContents::Markup(m)) => m.value,
+        Some(other) => format!("{other:?}"),
+        None => "(no hover)".into(),
+    };
+    expected.assert_eq(&shown);
+}
+
+/// `file:line:column` (1-based) of the definition.
+fn check_definition(trials: &str, expected: Expect) {
+    let (snap, text, offset) = project(trials);
+    let path = Path::new(DIR).join("trials.yaml");
+    let found =
+        crate::definition::definition(FileKind::Role(Role::Trials), &path, &text, &root(&text), offset, Some(&snap));
+    let shown = match found {
+        Some(loc) => {
+            let file = loc.uri.path().as_str().rsplit('/').next().unwrap_or_default().to_string();
+            format!("{file}:{}:{}", loc.range.start.line + 1, loc.range.start.character + 1)
+        }
+        None => "(no definition)".into(),
+    };
+    expected.assert_eq(&shown);
+}
+
+#[test]
+fn completion_offers_base_keys_inside_settings() {
+    check_completion(
+        "- name: small\n  settings:\n    training:\n      $0",
+        expect![[r#"
+            epochs -> "epochs: "  (100 (base))
+            lr -> "lr: "  (0.001 (base))
+            optimizer -> "optimizer: "  (adam (base))"#]],
+    );
+    // The dotted form: the keys under what is typed so far.
+    check_completion(
+        "- name: small\n  settings:\n    training.o$0",
+        expect![[r#"optimizer -> "optimizer: "  (adam (base))"#]],
+    );
+    // Keys already set in that mapping are not offered again.
+    check_completion(
+        "- name: small\n  settings:\n    model:\n      type: cnn\n      $0",
+        expect![[r#"embedding_dim -> "embedding_dim: "  (512 (base))"#]],
+    );
+}
+
+#[test]
+fn completion_of_trial_keys_sweep_keys_and_values() {
+    check_completion("- name: small\n  rep$0", expect![[r#"repeat -> "repeat: "  (an integer)"#]]);
+    check_completion(
+        "- name: s\n  sweep:\n    training.l$0",
+        expect![[r#"training.lr -> "training.lr: [0.001]"  (0.001 (base))"#]],
+    );
+    // A callback type inside a trial's pipeline override: the base value, then the schema's choices.
+    check_completion(
+        "- name: s\n  settings:\n    pipeline:\n      callbacks:\n        - {type: $0",
+        expect![[r#"
+            early_stopping  (base value)
+            EarlyStopping
+            checkpoint
+            CheckpointCallback
+            metrics_csv
+            MetricsTracker
+            hook"#]],
+    );
+}
+
+#[test]
+fn hover_on_an_override_shows_the_base_value_it_replaces() {
+    check_hover(
+        "- name: small_model\n  settings:\n    model: {embedding_d$0im: 256}\n",
+        expect!["**model.embedding_dim**: `512` (base.yaml:2) → `256` in small_model"],
+    );
+}
+
+#[test]
+fn definition_goes_from_an_override_to_its_base_key() {
+    check_definition("- name: a\n  settings:\n    training:\n      l$0r: 0.1\n", expect!["base.yaml:5:3"]);
+    check_definition("- name: a\n  settings:\n    model.embedding_d$0im: 64\n", expect!["base.yaml:2:28"]);
+    check_definition("- name: a\n  sweep:\n    training.epo$0chs: [1, 2]\n", expect!["base.yaml:4:3"]);
+    check_definition("- name: a\n  settings:\n    note: \"${training.o$0ptimizer}\"\n", expect!["base.yaml:6:3"]);
+    check_definition("- name: a\n  repe$0at: 2\n", expect!["(no definition)"]);
+}
