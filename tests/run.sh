@@ -46,8 +46,8 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   echo "$want" >"$stamp"
 fi
 
-log "language server and Jupyter kernel, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test)"
-EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel
+log "language server, Jupyter kernel and trackers, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test, mlflow server, tensorboard)"
+EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel tests/trackers
 
 log "editors: Neovim (headless), Helix config, VS Code extension"
 if ! command -v nvim >/dev/null 2>&1; then

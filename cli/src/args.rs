@@ -140,6 +140,16 @@ pub enum Command {
     /// Write a small, valid, commented config directory to start from.
     #[command(after_help = "Examples:\n  expman init my_experiment\n  expman init my_experiment --name lr_study")]
     Init(InitArgs),
+    /// Send the trackers (MLflow, TensorBoard, CSV, log) what they have not acknowledged yet.
+    #[command(
+        after_help = "Examples:\n  expman sync                          # in a config directory: its experiment's trackers\n  expman sync --tracker mlflow --dir examples/quickstart\n  expman sync --all-experiments --workspace outputs\n  expman sync --tracker tensorboard --reset   # write everything again\n\nA back end that was down during a run only fell behind: this sends the rest, and nothing twice.\nExit status: 0 when every tracker is up to date, 1 when one could not be reached."
+    )]
+    Sync(SyncArgs),
+    /// Send experiments of the record to an MLflow tracking server.
+    #[command(
+        after_help = "Examples:\n  expman export-mlflow --tracking-uri http://127.0.0.1:5000\n  expman export-mlflow --dir examples/quickstart --experiment-name quickstart-v2\n\nThe URI defaults to the experiment's `mlflow` tracker in env.yaml, else MLFLOW_TRACKING_URI.\nTrials become parent runs, their repeats child runs; exporting again sends only what is new."
+    )]
+    ExportMlflow(ExportMlflowArgs),
 }
 
 /// Where the record is (for commands that read it).
@@ -151,6 +161,30 @@ pub struct RecordArgs {
     /// The workspace directory itself.
     #[arg(long, env = "EXPMAN_WORKSPACE")]
     pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Only this tracker (its type, e.g. `mlflow`, or its name, e.g. `mlflow2`).
+    #[arg(long)]
+    pub tracker: Option<String>,
+    /// Forget what the tracker acknowledged and send everything again (after its back end lost its data).
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportMlflowArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// The MLflow tracking server, e.g. `http://127.0.0.1:5000`.
+    #[arg(long)]
+    pub tracking_uri: Option<String>,
+    /// The MLflow experiment to fill (default: the expman experiment's name).
+    #[arg(long)]
+    pub experiment_name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,10 @@
 //! - sampler: the hardware sampler's own CPU time at 1 Hz while 8 runs
 //!   (each a process tree) are active, as a percentage of one core.
 //!
+//! - mlflow (when `EXPMAN_BENCH_MLFLOW_URI` names a server): the ingest
+//!   rate with an MLflow tracker against without, and how long after the
+//!   first write a 100,000-point run is all in MLflow.
+//!
 //! `cargo bench -p expman-core --bench runner` (or `-- ingest` / `-- overhead`).
 
 #![allow(clippy::disallowed_methods)]
@@ -39,12 +43,30 @@ fn nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
-/// Runs one trial that writes `POINTS` points (`per_line` per line) as
-/// fast as it can; returns (points/s from first write to last commit,
-/// seconds the trial spent writing).
-fn ingest_through_runner(per_line: u64) -> (f64, f64) {
-    let dir = temp_dir(&format!("ingest{per_line}"));
-    std::fs::write(dir.join("env.yaml"), "workspace: out\n").unwrap();
+/// What one ingest run measured.
+struct Ingest {
+    /// Points per second from the first write to the run's end (its last
+    /// point committed, drained, the run recorded as ended).
+    rate: f64,
+    /// Seconds the trial spent writing.
+    writing: f64,
+    /// Seconds from the first write until the runner returned (its
+    /// trackers caught up, when there are any).
+    total: f64,
+    /// Whether every tracker was up to date when the runner returned.
+    trackers_caught_up: bool,
+}
+
+/// Runs one trial that writes `points` points (`per_line` per line) as
+/// fast as it can, with `trackers` (env.yaml lines under `trackers:`).
+fn ingest_through_runner(points: u64, per_line: u64, trackers: &str, flush: Duration) -> Ingest {
+    let dir = temp_dir(&format!("ingest{per_line}-{}", trackers.len()));
+    let env = if trackers.is_empty() {
+        "workspace: out\n".to_string()
+    } else {
+        format!("workspace: out\ntrackers:\n{trackers}")
+    };
+    std::fs::write(dir.join("env.yaml"), env).unwrap();
     std::fs::write(dir.join("base.yaml"), "pipeline: {type: flood}\n").unwrap();
     std::fs::write(dir.join("trials.yaml"), "- name: flood\n").unwrap();
     let (analysis, expansion) = check(&FsLoader, &dir, &[], ExpandOptions::default());
@@ -65,7 +87,7 @@ fn ingest_through_runner(per_line: u64) -> (f64, f64) {
             fw.store(nanos(), Ordering::SeqCst);
             let ts = 1.7e9;
             let mut i = 0;
-            while i < POINTS {
+            while i < points {
                 if per_line == 1 {
                     writeln!(
                         out,
@@ -90,17 +112,21 @@ fn ingest_through_runner(per_line: u64) -> (f64, f64) {
         }),
     );
     let workspace = Workspace::for_project(&analysis.project).unwrap();
-    let options = RunnerOptions { poll: Duration::from_millis(20), ..RunnerOptions::default() };
-    runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &options, &mut Silent).unwrap();
-    let end = nanos();
+    let options = RunnerOptions { poll: Duration::from_millis(20), tracker_flush: flush, ..RunnerOptions::default() };
+    let report = runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &options, &mut Silent).unwrap();
+    let returned = nanos();
     let store = Store::open(&workspace.database).unwrap();
     let rows = store.list_runs(None).unwrap();
-    assert_eq!(store.metric_count(rows[0].id).unwrap() as u64, POINTS, "every point committed");
+    assert_eq!(store.metric_count(rows[0].id).unwrap() as u64, points, "every point committed");
     let start = first_write.load(Ordering::SeqCst);
-    let secs = (end - start) as f64 / 1e9;
+    // The run's end as recorded (ms): after its last point was committed.
+    let ended = rows[0].ended_at.unwrap() as u64 * 1_000_000;
+    let secs = (ended.max(start + 1) - start) as f64 / 1e9;
     let writing = (done_writing.load(Ordering::SeqCst) - start) as f64 / 1e9;
+    let trackers_caught_up =
+        report.trackers.iter().all(|t| t.caught_up && t.pending_points == 0 && t.pending_ends == 0);
     let _ = std::fs::remove_dir_all(&dir);
-    (POINTS as f64 / secs, writing)
+    Ingest { rate: points as f64 / secs, writing, total: (returned - start) as f64 / 1e9, trackers_caught_up }
 }
 
 /// Reads a finished file of `POINTS` single-point lines into a fresh store.
@@ -217,18 +243,53 @@ fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let want = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     if want("ingest") {
-        let (rate1, writing1) = ingest_through_runner(1);
+        let one = ingest_through_runner(POINTS, 1, "", Duration::ZERO);
         println!(
-            "ingest, 1,000,000 points, one per line:  {:>9.0} points/s first write -> last commit (trial wrote for {writing1:.2} s)",
-            rate1
+            "ingest, 1,000,000 points, one per line:  {:>9.0} points/s first write -> last commit (trial wrote for {:.2} s)",
+            one.rate, one.writing
         );
-        let (rate10, writing10) = ingest_through_runner(10);
+        let ten = ingest_through_runner(POINTS, 10, "", Duration::ZERO);
         println!(
-            "ingest, 1,000,000 points, ten per line:  {:>9.0} points/s first write -> last commit (trial wrote for {writing10:.2} s)",
-            rate10
+            "ingest, 1,000,000 points, ten per line:  {:>9.0} points/s first write -> last commit (trial wrote for {:.2} s)",
+            ten.rate, ten.writing
         );
         println!("ingest, store alone from a finished file: {:>9.0} points/s", ingest_store_only());
         println!("  target: at least 500,000 points/s");
+    }
+    // With an MLflow server to talk to (benches/trackers_vs_mlflow.sh starts one).
+    if want("mlflow")
+        && let Ok(uri) = std::env::var("EXPMAN_BENCH_MLFLOW_URI")
+    {
+        let tracker = format!("  - type: mlflow\n    tracking_uri: {uri}\n");
+        // Alternately, three times each: the median rate of each.
+        let (mut without, mut with) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            without.push(ingest_through_runner(POINTS, 1, "", Duration::ZERO).rate);
+            with.push(ingest_through_runner(POINTS, 1, &tracker, Duration::ZERO).rate);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let rounds = |v: &[f64]| v.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ");
+        println!(
+            "ingest, 1,000,000 points, without trackers:   {:>9.0} points/s (median of {})",
+            median(&mut without.clone()),
+            rounds(&without)
+        );
+        let (a, b) = (median(&mut without.clone()), median(&mut with.clone()));
+        println!(
+            "ingest, 1,000,000 points, with MLflow tracker: {b:>9.0} points/s (median of {}; {:+.1}%; the export goes on after the run, `expman sync` finishes it)",
+            rounds(&with),
+            100.0 * (b / a - 1.0),
+        );
+        let small = ingest_through_runner(100_000, 1, &tracker, Duration::from_secs(1200));
+        println!(
+            "mlflow: a 100,000-point run, first write -> MLflow holds every point: {:.2} s{}",
+            small.total,
+            if small.trackers_caught_up { "" } else { " (NOT caught up)" }
+        );
+        println!("  target: with the tracker, within 10% of the rate without");
     }
     if want("sampler") {
         let (percent, samples) = sampler_cost();

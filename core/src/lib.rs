@@ -11,6 +11,8 @@
 //!   pipelines) and the run context they report through;
 //! - [`recovery`]: runs whose runner died are marked LOST, with everything
 //!   they reported ingested;
+//! - [`trackers`]: the record fanned out to MLflow, TensorBoard, CSV and
+//!   log files (or a back end a Rust user adds), never holding up a run;
 //! - [`workspace`]: where a workspace and its database are.
 //!
 //! Invariant: trials start only through [`process::command`], which forces
@@ -31,6 +33,7 @@ pub mod runner;
 pub mod store;
 pub mod summary;
 pub mod time;
+pub mod trackers;
 pub mod workspace;
 
 pub use error::{RunError, StoreError};

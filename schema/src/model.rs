@@ -353,7 +353,7 @@ pub struct TrackerConfig {
     pub experiment_name: Option<String>,
     /// TensorBoard log directory, relative to the workspace. Default: `tensorboard`.
     pub logdir: Option<String>,
-    /// Output directory for `csv`, relative to the workspace. Default: the run directories.
+    /// Output directory for `csv`, relative to the workspace. Default: `csv`.
     pub path: Option<String>,
     /// Print what the tracker does.
     pub verbose: Option<bool>,

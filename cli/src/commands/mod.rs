@@ -8,6 +8,7 @@ pub mod plot;
 pub mod query;
 pub mod record;
 mod run;
+mod trackers;
 
 use std::process::ExitCode;
 
@@ -40,5 +41,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(args) => config::preview(args, color),
         Command::Schema(args) => config::schema(args),
         Command::Init(args) => config::init(args),
+        Command::Sync(args) => trackers::sync(args),
+        Command::ExportMlflow(args) => trackers::export_mlflow(args),
     }
 }

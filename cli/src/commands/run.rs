@@ -61,7 +61,7 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         cancel,
         ..RunnerOptions::default()
     };
-    let mut view = ProgressView::new(color);
+    let mut view = ProgressView::new(color).verbose(project.env.verbose == Some(true));
     let report = runner::run(&workspace, project, &expansion.runs, &registry, &options, &mut view)?;
     view.finish();
 
@@ -100,6 +100,12 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         project.experiment_name(),
         relative(&workspace.database).display()
     );
+    for tracker in &report.trackers {
+        let caught_up = tracker.caught_up && tracker.pending_points == 0 && tracker.pending_ends == 0;
+        if caught_up {
+            println!("{}", tracker.describe());
+        }
+    }
     Ok(if report.cancelled {
         ExitCode::from(130)
     } else if report.all_done() {

@@ -23,6 +23,8 @@ pub struct ProgressView {
     lines: HashMap<i64, (String, Option<(f32, u64)>)>,
     /// The machine's last figures.
     machine: String,
+    /// `verbose: true` in env.yaml: every progress report as a line too.
+    verbose: bool,
 }
 
 struct Live {
@@ -64,7 +66,15 @@ impl ProgressView {
             counts: Vec::new(),
             lines: HashMap::new(),
             machine: String::new(),
+            verbose: false,
         }
+    }
+
+    /// With `verbose`, each run's progress (epoch and latest metrics) is
+    /// printed as a line as well, as `verbose: true` in env.yaml asks.
+    pub fn verbose(mut self, verbose: bool) -> ProgressView {
+        self.verbose = verbose;
+        self
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -143,8 +153,11 @@ impl Observer for ProgressView {
             }
             RunnerEvent::Progress { run, epoch, latest } => {
                 let epoch = epoch.map(|e| format!("epoch {e}  ")).unwrap_or_default();
-                let line = self.lines.entry(run.run.id).or_default();
-                line.0 = format!("{epoch}{}", metrics_text(latest));
+                let text = format!("{epoch}{}", metrics_text(latest));
+                if self.verbose {
+                    self.println(format!("  {}  {text}", label(run)));
+                }
+                self.lines.entry(run.run.id).or_default().0 = text;
                 self.redraw(run.run.id, "RUNNING");
             }
             RunnerEvent::Stopping { run, message } => {

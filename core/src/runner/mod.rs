@@ -41,6 +41,7 @@ use crate::error::RunError;
 use crate::hardware::Sample;
 use crate::pipeline::PipelineRegistry;
 use crate::store::{RunRef, RunStatus};
+use crate::trackers::{SyncReport, TrackerRegistry};
 use crate::workspace::Workspace;
 
 /// Default time between asking a run to stop and forcing it.
@@ -62,6 +63,11 @@ pub struct RunnerOptions {
     pub callbacks: CallbackRegistry,
     /// Runs or trials to stop while the others go on (`%expman stop`).
     pub stop: StopRequests,
+    /// Tracker types by name (the built-ins, plus any a Rust user adds).
+    pub trackers: TrackerRegistry,
+    /// How long remote trackers may take to catch up once the runs are
+    /// done (the rest waits for `expman sync`).
+    pub tracker_flush: Duration,
 }
 
 /// What to stop: one run by its id (or a unique prefix of it), or every
@@ -109,6 +115,8 @@ impl Default for RunnerOptions {
             poll: Duration::from_millis(50),
             callbacks: CallbackRegistry::with_builtins(),
             stop: StopRequests::default(),
+            trackers: TrackerRegistry::with_builtins(),
+            tracker_flush: Duration::from_secs(30),
         }
     }
 }
@@ -196,6 +204,8 @@ pub struct RunReport {
     pub runs: Vec<(RunInfo, RunStatus)>,
     pub skipped: usize,
     pub cancelled: bool,
+    /// What each tracker had sent when the runner finished.
+    pub trackers: Vec<SyncReport>,
 }
 
 impl RunReport {

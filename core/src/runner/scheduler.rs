@@ -25,6 +25,8 @@ use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
 use crate::process;
 use crate::store::{NewRun, RunFinish, RunRef, RunStatus, Store};
 use crate::time::now_ms;
+use crate::trackers::TrackerEnv;
+use crate::trackers::thread::TrackerThread;
 use crate::workspace::Workspace;
 
 /// What the scheduler waits for.
@@ -78,6 +80,7 @@ pub struct Scheduler<'a> {
     ingest: Sender<ingest_thread::Command>,
     threads: Vec<JoinHandle<()>>,
     sampler: Option<(SamplerThread, SamplerHandle)>,
+    trackers: Option<TrackerThread>,
     last_heartbeat: Instant,
 }
 
@@ -99,6 +102,12 @@ impl<'a> Scheduler<'a> {
         let sampler = Sampler::new(gpus).map_err(RunError::Invalid)?;
         let host_json = sampler.host_info().to_string();
 
+        // Trackers are checked before anything is recorded: a bad entry
+        // (no MLflow URI, an unknown type) fails the run at once.
+        let trackers = options
+            .trackers
+            .build(project.env.trackers.as_deref().unwrap_or(&[]), &TrackerEnv::from_process(&workspace.root))
+            .map_err(RunError::Invalid)?;
         workspace.prepare()?;
         let mut store = workspace.open_store()?;
         let experiment = project.experiment_name();
@@ -117,6 +126,14 @@ impl<'a> Scheduler<'a> {
             &command_line,
         )?;
         store.log_event("experiment_started", Some(experiment_id), None, &command_line)?;
+        let trackers = if trackers.is_empty() {
+            None
+        } else {
+            Some(
+                TrackerThread::spawn(&workspace.database, &workspace.root, experiment_id, trackers)
+                    .map_err(|e| RunError::io(&workspace.database, e))?,
+            )
+        };
 
         let mut report = RunReport { experiment_id, ..RunReport::default() };
         let mut trial_ids: HashMap<String, i64> = HashMap::new();
@@ -237,6 +254,7 @@ impl<'a> Scheduler<'a> {
             ingest: cmd_tx,
             threads: vec![ingest, forwarder],
             sampler,
+            trackers,
             last_heartbeat: Instant::now(),
         })
     }
@@ -580,6 +598,22 @@ impl<'a> Scheduler<'a> {
             }
         }
         self.store.end_runner(self.runner_id)?;
+        // The record is complete: the trackers catch up as far as they can.
+        if let Some(thread) = self.trackers.take() {
+            let reports = thread.finish(self.options.tracker_flush);
+            for r in &reports {
+                let behind = !r.caught_up || r.pending_points > 0 || r.pending_ends > 0;
+                if behind {
+                    let message = format!("{}; `expman sync` sends the rest later", r.describe());
+                    self.observer.on_event(RunnerEvent::Warning { run: None, message: &message });
+                }
+                for refused in &r.rejected {
+                    let message = format!("{}: refused: {refused}", r.tracker);
+                    self.observer.on_event(RunnerEvent::Warning { run: None, message: &message });
+                }
+            }
+            self.report.trackers = reports;
+        }
         self.report.cancelled = self.cancelling;
         let summary = format!("{} runs: {}", self.report.runs.len(), status_counts(&self.report));
         let kind = if self.cancelling { "experiment_cancelled" } else { "experiment_finished" };

@@ -36,6 +36,12 @@ pub const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/0003_metric_summaries.up.sql"),
         down: include_str!("../../migrations/0003_metric_summaries.down.sql"),
     },
+    Migration {
+        version: 4,
+        name: "trackers",
+        up: include_str!("../../migrations/0004_trackers.up.sql"),
+        down: include_str!("../../migrations/0004_trackers.down.sql"),
+    },
 ];
 
 /// The version this expman writes.

@@ -10,6 +10,7 @@
 mod migrate;
 mod read;
 mod records;
+mod trackers;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use records::{
     Artifact, Capture, IngestBatch, MetricPoint, NewRun, ParamValue, ResourceSummary, RunFinish, RunRef, RunStatus,
     Runner,
 };
+pub use trackers::{ArtifactRow, ExperimentRow, HardwareRow, MetricRow, TrackerEntity, TrackerStatusRow};
 
 use crate::error::StoreError;
 

@@ -80,11 +80,11 @@ pub struct TrialSummaryInput {
     pub finals: Vec<(String, Vec<f64>)>,
 }
 
-const RUN_COLUMNS: &str =
+pub(super) const RUN_COLUMNS: &str =
     "r.id, r.uid, e.name, t.name, t.base_name, r.repeat, r.status, r.created_at, r.started_at, r.ended_at,
     r.exit_code, r.error, r.seed, r.config_hash, r.run_dir, r.host";
 
-fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+pub(super) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let status: String = r.get(6)?;
     Ok(RunRow {
         id: r.get(0)?,
