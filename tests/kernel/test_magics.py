@@ -368,6 +368,8 @@ def test_plot_by_trial_has_bands_and_out_writes_the_chart(recorded, tmp_path):
     assert all({"lo", "hi"} <= set(v) for v in values if v.get("series") in ("alpha", "beta")), values[:3]
     marks = json.dumps(spec["layer"])
     assert '"area"' in marks and '"line"' in marks, marks
+    # One legend: no layer turns it off (Vega-Lite would then hide the merged legend).
+    assert all(layer["encoding"]["color"].get("legend") is not None for layer in spec["layer"]), marks
 
 
 def test_a_cell_may_mix_magics_and_shell_commands(recorded):

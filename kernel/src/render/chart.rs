@@ -87,7 +87,9 @@ impl Chart {
             "scale": scale,
             "legend": {"labelLimit": 0, "symbolOpacity": 1},
         });
-        let band_color = json!({"field": "series", "type": "nominal", "scale": scale, "legend": null});
+        // The same encoding on both layers: their legends merge into one
+        // (a `legend: null` on one layer hides the merged legend).
+        let band_color = color.clone();
         let mut layers = Vec::new();
         if self.has_bands() {
             layers.push(json!({
