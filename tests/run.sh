@@ -8,7 +8,8 @@
 #
 # Installs, where missing: the Python test tools into .venv-test (pip,
 # pinned in tests/python/requirements.txt) and, as root on Debian/Ubuntu,
-# Neovim (apt-get) for the editor smoke test. Needs python3 (3.11+),
+# Neovim (apt-get) for the editor smoke test and slurm-wlm with munge for a
+# one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh). Needs python3 (3.11+),
 # Node.js 20+ with npm, and network access to PyPI and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,15 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# A one-node Slurm cluster for the Slurm executor's tests, started in the
+# background while the build runs (the first time it installs slurm-wlm and
+# munge, as root). Stopped at the end, by the PIDs its script recorded.
+mkdir -p target
+slurm_log=target/slurm-start.log
+tests/engines/slurm-start.sh >"$slurm_log" 2>&1 &
+slurm_pid=$!
+trap 'tests/engines/slurm-stop.sh 2>/dev/null || true' EXIT
+
 if [[ -z "${SKIP_LINT:-}" ]]; then
   log "cargo fmt --check"
   cargo fmt --all -- --check
@@ -29,6 +39,19 @@ fi
 
 log "build every binary (expman, fake-trial) once"
 cargo build --workspace --bins --locked
+
+log "Slurm cluster (tests/engines/slurm-start.sh)"
+if wait "$slurm_pid"; then
+  tail -n 1 "$slurm_log" >&2
+  export EXPMAN_TEST_SLURM=1
+else
+  cat "$slurm_log" >&2
+  if [[ "${CI:-}" == "true" ]]; then
+    echo "CI needs the Slurm cluster" >&2
+    exit 1
+  fi
+  echo "no Slurm cluster here: the Slurm executor tests are skipped" >&2
+fi
 
 log "cargo test"
 INSTA_UPDATE=no cargo test --workspace --locked

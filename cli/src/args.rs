@@ -47,6 +47,11 @@ pub enum Command {
         after_help = "Examples:\n  expman run examples/quickstart\n  expman run examples/quickstart --trial small_model --parallel 4\n  expman run examples/quickstart training.epochs=3\n  expman run examples/quickstart --resume      # only what did not succeed\n  expman run examples/quickstart --dry-run     # show what would run\n\nCtrl-C stops every run cleanly (SIGTERM, then SIGKILL after the grace period); a second Ctrl-C quits at once.\nExit status: 0 when every run succeeded, 1 when some did not, 130 when cancelled."
     )]
     Run(RunArgs),
+    /// Stop runs that are going on (by run id or trial name): their runner stops them, KILLED; on Slurm, `scancel`.
+    #[command(
+        after_help = "Examples:\n  expman stop k3x9f2m1                 # a run id, or a unique prefix of one\n  expman stop lr_sweep --dir examples/quickstart   # every run of a trial (and its sweep)\n\nThe runner watching a run asks it to stop (STOP file, SIGTERM, SIGKILL after the grace period, or\nscancel on Slurm) and records it KILLED. A Slurm job no runner watches any more is cancelled here.\nExit status: 0 when something was asked to stop, 1 when nothing going on matched."
+    )]
+    Stop(StopArgs),
     /// List the runs in the record.
     #[command(
         after_help = "Examples:\n  expman runs                       # in a config directory or workspace\n  expman runs \"metrics.val_loss < 0.3 and params.training.lr > 0.01 order by metrics.val_loss\"\n  expman runs \"status = 'SUCCESS' and trial LIKE 'lr_%'\" --columns trial,metrics.val_loss,params.training.*\n  expman runs --dir examples/quickstart --format csv\n  expman runs --format parquet --out runs.parquet\n\nThe filter is MLflow's search syntax: =, !=, <, <=, >, >=, LIKE, ILIKE, IN (...), IS NULL, and/or/not,\nparentheses, 'quoted strings', numbers, `order by KEY [asc|desc]`, `limit N`. Keys: metrics.KEY\n(.min, .max), params.KEY, tags.KEY, status, trial, experiment, id, repeat, seed, duration."
@@ -468,6 +473,15 @@ pub struct ExportArgs {
     pub table: TableName,
     #[command(flatten)]
     pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Run ids (or unique prefixes) and trial names.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ pub mod protocol;
 pub mod query;
 pub mod recovery;
 pub mod runner;
+pub mod slurm;
 pub mod store;
 pub mod summary;
 pub mod time;

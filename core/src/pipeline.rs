@@ -61,11 +61,14 @@ pub struct Outcome {
     /// What the process and the children it waited for used, from the
     /// kernel (`wait4`), when the run was a process.
     pub usage: Option<crate::process::Usage>,
+    /// The status when the executor knows it better than an exit code
+    /// (Slurm: a time limit, a cancelled job, a failed node), and why.
+    pub verdict: Option<(crate::store::RunStatus, String)>,
 }
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
-        self.exit_code == Some(0) && self.signal.is_none() && self.error.is_none()
+        self.exit_code == Some(0) && self.signal.is_none() && self.error.is_none() && self.verdict.is_none()
     }
 }
 
@@ -76,6 +79,8 @@ pub enum Stopper {
     ProcessGroup(u32),
     /// An in-process pipeline: a flag it polls through `should_stop()`.
     Flag(Arc<AtomicBool>),
+    /// A Slurm job: `scancel` (SIGTERM, SIGKILL after Slurm's `KillWait`).
+    Slurm(String),
 }
 
 impl Stopper {
@@ -86,6 +91,9 @@ impl Stopper {
                 process::signal_group(*pgid, Signal::SIGTERM);
             }
             Stopper::Flag(flag) => flag.store(true, Ordering::SeqCst),
+            // Slurm sends SIGTERM to the job and its steps, then SIGKILL
+            // after its `KillWait`; the job ends CANCELLED.
+            Stopper::Slurm(job) => crate::slurm::cancel(job),
         }
     }
 
@@ -97,6 +105,9 @@ impl Stopper {
                 process::signal_group(*pgid, Signal::SIGKILL);
             }
             Stopper::Flag(flag) => flag.store(true, Ordering::SeqCst),
+            // Slurm escalates by itself; signalling a job that is being
+            // cancelled would record it FAILED instead of CANCELLED.
+            Stopper::Slurm(job) => crate::slurm::cancel(job),
         }
     }
 }
@@ -105,6 +116,10 @@ impl Stopper {
 pub trait Running: Send {
     /// The process id, for process pipelines.
     fn pid(&self) -> Option<u32>;
+    /// The Slurm job id, for runs on Slurm.
+    fn job(&self) -> Option<String> {
+        None
+    }
     /// What was launched, for the record (`command` column).
     fn description(&self) -> String;
     fn stopper(&self) -> Stopper;
@@ -171,9 +186,13 @@ impl Running for ProcessRunning {
     fn wait(&mut self) -> Outcome {
         use std::os::unix::process::ExitStatusExt;
         match crate::process::wait_with_usage(&mut self.child) {
-            Ok((status, usage)) => {
-                Outcome { exit_code: status.code(), signal: status.signal(), error: None, usage: Some(usage) }
-            }
+            Ok((status, usage)) => Outcome {
+                exit_code: status.code(),
+                signal: status.signal(),
+                error: None,
+                usage: Some(usage),
+                verdict: None,
+            },
             Err(e) => Outcome { error: Some(format!("waiting for the process failed: {e}")), ..Outcome::default() },
         }
     }

@@ -7,15 +7,22 @@
 //! whatever the trial had written to its event file after the last commit,
 //! and marks the run LOST. Nothing a trial reported is lost; `--resume`
 //! runs it again.
+//!
+//! A run on Slurm lives on without its runner: while its job is queued or
+//! running it stays RUNNING (a `--resume` re-attaches to it, see the
+//! scheduler); once the job has ended, its events are ingested and it ends
+//! with the job's status (one `squeue` call for all such runs).
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
 
 use crate::error::StoreError;
 use crate::ingest::EventReader;
 use crate::process;
-use crate::store::{ActiveRun, RunStatus, Store};
+use crate::slurm::{self, JobInfo, Standing};
+use crate::store::{ActiveRun, RunFinish, RunStatus, Store};
 use crate::time::now_ms;
 
 /// A runner on another host whose heartbeat is older than this is gone.
@@ -32,7 +39,7 @@ pub struct Recovered {
 }
 
 /// Why the runner of `run` is gone, or `None` when it may still be alive.
-fn runner_gone(run: &ActiveRun, host: &str) -> Option<String> {
+pub fn runner_gone(run: &ActiveRun, host: &str) -> Option<String> {
     let Some(runner) = &run.runner else {
         return Some("it has no runner on record".into());
     };
@@ -49,13 +56,37 @@ fn runner_gone(run: &ActiveRun, host: &str) -> Option<String> {
     (silent > STALE_AFTER_MS).then(|| format!("its runner on {} has been silent for {} s", runner.host, silent / 1000))
 }
 
-/// Finds runs whose runner is gone, ingests what they reported, marks them LOST.
+/// How a run without a runner ends.
+enum End {
+    Lost,
+    Job(String, JobInfo),
+}
+
+/// Finds runs whose runner is gone, ingests what they reported, and ends
+/// them: LOST, or as their Slurm job ended.
 pub fn recover(store: &mut Store) -> Result<Vec<Recovered>, StoreError> {
     let host = process::host_name();
+    let orphans: Vec<(ActiveRun, String)> =
+        store.active_runs()?.into_iter().filter_map(|run| runner_gone(&run, &host).map(|why| (run, why))).collect();
+    let jobs: Vec<String> = orphans.iter().filter_map(|(run, _)| run.job.clone()).collect();
+    let queue = if jobs.is_empty() { Ok(HashMap::new()) } else { slurm::query(&jobs) };
     let mut recovered = Vec::new();
-    for run in store.active_runs()? {
-        let Some(reason) = runner_gone(&run, &host) else {
-            continue;
+    for (run, reason) in orphans {
+        let dir = run.run_dir.as_deref().map(PathBuf::from);
+        let end = match &run.job {
+            None => End::Lost,
+            Some(job) => match &queue {
+                Err(e) => {
+                    tracing::warn!("run {}: cannot ask Slurm about job {job} ({e}); it is left as it is", run.run.uid);
+                    continue;
+                }
+                Ok(found) => match slurm::standing(job, found.get(job), dir.as_deref().unwrap_or(Path::new("/"))) {
+                    // Still on the cluster: `--resume` re-attaches to it.
+                    Standing::Alive(_) => continue,
+                    Standing::Ended(info) => End::Job(job.clone(), info),
+                    Standing::Unknown => End::Lost,
+                },
+            },
         };
         // A trial that outlived its runner (a grandchild that escaped the
         // parent-death signal) is stopped: nobody is watching it any more.
@@ -65,42 +96,73 @@ pub fn recover(store: &mut Store) -> Result<Vec<Recovered>, StoreError> {
         {
             process::signal_group(pid as u32, Signal::SIGKILL);
         }
-        let mut points = 0;
-        if let Some(dir) = run.run_dir.as_deref().map(PathBuf::from) {
-            let next = store.next_steps(run.run.id)?;
-            let mut reader = EventReader::new(run.run.id, &dir, run.events_offset, next);
-            loop {
-                let (batch, _) = match reader.read(true) {
-                    Ok(read) => read,
-                    Err(e) => {
-                        tracing::warn!("cannot read the events of run {}: {e}", run.run.uid);
-                        break;
-                    }
-                };
-                if batch.offset == batch.from_offset {
-                    break;
-                }
-                points += batch.metrics.len();
-                if !store.ingest(&batch)? {
-                    break; // Another process is recovering this run.
-                }
-            }
-        }
+        let points = match &dir {
+            Some(dir) => ingest_rest(store, &run, dir)?,
+            None => 0,
+        };
         let trial = store.runs_by_id(&[run.run.id])?.into_iter().next().map(|r| r.trial).unwrap_or_default();
-        let what = if run.status == RunStatus::Pending { "never started" } else { "did not finish" };
-        let message = format!(
-            "{what}: {reason}; everything it reported until then is recorded ({points} metric points recovered)"
-        );
-        if store.set_status(run.run.id, RunStatus::Lost, Some(&message))? {
-            store.log_event("run_lost", Some(run.experiment_id), Some(run.run.id), &message)?;
-            recovered.push(Recovered {
-                uid: run.run.uid.clone(),
-                trial,
-                status: RunStatus::Lost,
-                points,
-                reason: message,
-            });
+        let (status, message, finish) = match end {
+            End::Lost => {
+                let what = if run.status == RunStatus::Pending { "never started" } else { "did not finish" };
+                let message = format!(
+                    "{what}: {reason}; everything it reported until then is recorded ({points} metric points recovered)"
+                );
+                let finish = RunFinish {
+                    status: RunStatus::Lost,
+                    exit_code: None,
+                    signal: None,
+                    error: Some(message.clone()),
+                    ended_at: now_ms(),
+                };
+                (RunStatus::Lost, message, finish)
+            }
+            End::Job(job, info) => {
+                let outcome = slurm::running::outcome(&job, &info);
+                let run_dir = dir.clone().unwrap_or_default();
+                let (status, error) = crate::runner::judge_ended(&outcome, &run_dir);
+                let message = format!(
+                    "Slurm job {job} ended while no runner watched it ({reason}); {points} metric points recovered"
+                );
+                let finish = RunFinish {
+                    status,
+                    exit_code: outcome.exit_code,
+                    signal: outcome.signal,
+                    error,
+                    ended_at: now_ms(),
+                };
+                (status, message, finish)
+            }
+        };
+        if store.finish_run(run.run.id, &finish)? {
+            let kind = if status == RunStatus::Lost { "run_lost" } else { "run_recovered" };
+            store.log_event(kind, Some(run.experiment_id), Some(run.run.id), &message)?;
+            recovered.push(Recovered { uid: run.run.uid.clone(), trial, status, points, reason: message });
         }
     }
     Ok(recovered)
+}
+
+/// Ingests what the run wrote to its event file after the last commit;
+/// the number of metric points.
+fn ingest_rest(store: &mut Store, run: &ActiveRun, dir: &Path) -> Result<usize, StoreError> {
+    let next = store.next_steps(run.run.id)?;
+    let mut reader = EventReader::new(run.run.id, dir, run.events_offset, next);
+    let mut points = 0;
+    loop {
+        let (batch, _) = match reader.read(true) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!("cannot read the events of run {}: {e}", run.run.uid);
+                break;
+            }
+        };
+        if batch.offset == batch.from_offset {
+            break;
+        }
+        points += batch.metrics.len();
+        if !store.ingest(&batch)? {
+            break; // Another process is recovering this run.
+        }
+    }
+    Ok(points)
 }

@@ -135,6 +135,16 @@ spelled_enum! {
 }
 
 spelled_enum! {
+    /// Where runs execute.
+    ExecutorKind, open = false, {
+        /// Processes on this machine (the default).
+        Local => ["local"],
+        /// A job per run on a Slurm cluster (`sbatch`), sharing the workspace's filesystem.
+        Slurm => ["slurm"],
+    }
+}
+
+spelled_enum! {
     /// Whether GPUs are sampled through NVML.
     GpuMode, open = false, {
         /// Never sample GPUs.
@@ -326,6 +336,19 @@ pub struct ResourcesConfig {
     /// How many runs may share one GPU. Default: 1 (no sharing).
     #[schemars(range(min = 1))]
     pub runs_per_gpu: Option<u32>,
+    /// `local` (default) or `slurm`: each run becomes a Slurm job (`sbatch`).
+    pub executor: Option<ExecutorKind>,
+    /// Slurm partition (`sbatch -p`). Default: the cluster's default partition.
+    pub partition: Option<String>,
+    /// CPUs per run (`sbatch -c`). Default: 1.
+    #[schemars(range(min = 1))]
+    pub cpus_per_run: Option<u32>,
+    /// Memory per run (`sbatch --mem`), e.g. `4G`, `500M`.
+    pub mem_per_run: Option<String>,
+    /// Slurm time limit per run (`sbatch --time`, whole minutes, rounded up), e.g. `2h`. Default: `pipeline.timeout`, else the partition's.
+    pub time_limit: Option<DurationValue>,
+    /// More `sbatch` arguments, e.g. `[--qos=short, --account=ml]`.
+    pub extra_args: Option<Vec<String>>,
 }
 
 /// Live hardware sampling.

@@ -10,3 +10,4 @@ mod python_client;
 mod query;
 mod runner;
 mod rust_pipeline;
+mod slurm;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use expman_core::store::{IngestBatch, MetricPoint, NewRun, ParamValue, RunFinish, RunStatus, Store};
+use expman_core::store::{IngestBatch, MetricPoint, NewRun, ParamValue, RunFinish, RunStatus, Started, Store};
 use expman_core::workspace::Workspace;
 use expman_tests::{TempDir, expman_in};
 use polars::prelude::*;
@@ -66,7 +66,7 @@ fn record(dir: &Path) -> PathBuf {
                 .collect();
             let batch = IngestBatch { run_id: run.id, from_offset: 0, offset: 10, metrics, ..IngestBatch::default() };
             assert!(store.ingest(&batch).unwrap());
-            store.mark_running(run.id, "h", None, None, "[]", None).unwrap();
+            store.mark_running(run.id, &Started { host: "h", command: "[]", ..Started::default() }).unwrap();
             store
                 .finish_run(
                     run.id,

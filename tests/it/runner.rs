@@ -285,6 +285,40 @@ fn gpus_are_assigned_without_sharing() {
 }
 
 #[test]
+fn expman_stop_stops_one_trial_and_the_others_go_on() {
+    let tmp = TempDir::new("stop-one");
+    let dir = tmp.path().join("exp");
+    fake_experiment(
+        &dir,
+        "stopping",
+        "pipeline: {command: [FAKE, --epochs, 30, --sleep-ms, 100], grace_period: 2s}\n",
+        "- name: endless\n  settings: {pipeline: {command: [FAKE, --hang]}}\n- name: finite\n",
+    );
+    let child = Command::new(bin("expman"))
+        .args(["run", "."])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = dir.join("out/expman.db");
+    assert!(wait_until(Duration::from_secs(20), || running_pids(&db).len() == 2), "runs did not start");
+    let none = expman_in(&dir, &["stop", "no_such_trial"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("nothing going on matches no_such_trial"));
+    let stop = expman_in(&dir, &["stop", "endless"]);
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    assert!(String::from_utf8_lossy(&stop.stdout).contains("(endless #1): asked its runner"), "{stop:?}");
+    let status = child.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(1), "a KILLED run makes the exit status 1");
+    let runs = runs_json(&dir);
+    let endless = by_trial(&runs, "endless")[0];
+    assert_eq!(endless["status"], "KILLED", "{endless}");
+    assert!(endless["error"].as_str().unwrap().starts_with("stopped by the user"), "{endless}");
+    assert_eq!(by_trial(&runs, "finite")[0]["status"], "SUCCESS", "the other run went on");
+}
+
+#[test]
 fn dry_run_prints_commands_and_runs_nothing() {
     let tmp = TempDir::new("dry");
     let dir = tmp.path().join("exp");

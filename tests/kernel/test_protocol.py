@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import queue
+import subprocess
 import time
 import uuid
 
@@ -206,6 +207,47 @@ def test_interrupt_stops_the_runs_and_the_kernel_goes_on(kernel, helpers):
 
 def plain_result(ex):
     return ex.result()["text/plain"]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("EXPMAN_TEST_SLURM"), reason="needs the Slurm cluster tests/run.sh starts"
+)
+def test_interrupt_cancels_slurm_jobs(kernel, helpers):
+    directory = helpers.write_experiment(
+        kernel.cwd / "exp", "- name: on_slurm\n  repeat: 2\n", epochs=LONG_EPOCHS, sleep_ms=LONG_SLEEP_MS
+    )
+    (directory / "env.yaml").write_text(
+        "workspace: out\nresources: {executor: slurm, cpus_per_run: 1}\nhardware: {interval: 500ms, gpu: off}\n"
+    )
+    msg_id = kernel.kc.execute("%%expman run --dir exp")
+    kernel.wait_iopub(
+        lambda m: m["parent_header"].get("msg_id") == msg_id
+        and m["msg_type"] == "update_display_data"
+        and plain(m).count("RUNNING") >= 2,
+        timeout=60,
+    )
+    db = kernel.cwd / "exp" / "out" / "expman.db"
+    jobs = [r["job_id"] for r in helpers.record_runs(db)]
+    assert all(jobs), jobs
+
+    def slurm_state(job):
+        out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job, "-o", "%T"], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    wait_until(lambda: all(slurm_state(j) == "RUNNING" for j in jobs), 60, "both jobs to run on the cluster")
+    kernel.send("interrupt_request", {}, channel="control")
+    ex = kernel.finish(msg_id, timeout=60)
+    assert ex.content["ename"] == "Interrupted", ex.describe()
+    runs = helpers.record_runs(db)
+    assert [r["status"] for r in runs] == ["KILLED"] * 2, runs
+    # Slurm cancelled them: nothing of this cell is left queued or running.
+    for job in jobs:
+        wait_until(lambda job=job: slurm_state(job) not in ("RUNNING", "PENDING", "COMPLETING"), 30, f"job {job} to end")
+    for r in runs:
+        # Slurm's step daemon says so in the job's stderr.
+        stderr = pathlib.Path(r["run_dir"]) / "stderr.log"
+        wait_until(lambda stderr=stderr: "CANCELLED AT" in stderr.read_text(), 10, f"the cancel in {stderr}")
+    assert kernel.execute("!echo alive").stream() == "alive\n"
 
 
 def test_interrupt_kills_runs_that_ignore_sigterm_after_their_grace_period(kernel, helpers):

@@ -8,6 +8,7 @@ pub mod plot;
 pub mod query;
 pub mod record;
 mod run;
+mod stop;
 mod trackers;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Experiments(args) => query::print(query::experiments(&args)?, None),
         Command::Plot(args) => plot::plot(args),
         Command::Show(args) => record::show(args),
+        Command::Stop(args) => stop::stop(args),
         Command::Db(command) => db::db(command),
         Command::Hw(args) => hw::hw(args),
         Command::Kernel(command) => kernel::kernel(command),

@@ -8,8 +8,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 use expman_core::pipeline::PipelineRegistry;
 use expman_core::runner::{self, RunnerOptions};
+use expman_core::slurm::{self, SlurmSettings};
 use expman_core::summary::summarize;
 use expman_core::workspace::Workspace;
+use expman_schema::model::ExecutorKind;
 use expman_schema::{ExpandOptions, FsLoader, check};
 
 use crate::args::RunArgs;
@@ -133,6 +135,7 @@ fn dry_run(
     let mut table =
         TextTable::new(["trial", "repeat", "seed", "config", "command", "workdir"].map(String::from).to_vec());
     let mut skipped = 0;
+    let mut shown: Vec<(&str, u32)> = Vec::new();
     for plan in plans {
         if let Some(store) = &store
             && let Some((e, t)) = store.find_trial(project.experiment_name(), &plan.trial)?
@@ -141,6 +144,7 @@ fn dry_run(
             skipped += 1;
             continue;
         }
+        shown.push((plan.trial.as_str(), plan.repeat));
         let command = plan.pipeline.command.as_ref().map(|c| c.argv().join(" ")).unwrap_or_default();
         let workdir = plan.pipeline.workdir.clone().unwrap_or_else(|| "<run directory>".into());
         table.rows.push(vec![
@@ -155,5 +159,26 @@ fn dry_run(
     println!("{}", table.render());
     let skip = if skipped > 0 { format!(" ({skipped} skipped: already succeeded)") } else { String::new() };
     println!("dry run: {} run(s) would start in {}{skip}", table.rows.len(), relative(&workspace.root).display());
+    let resources = project.env.resources.clone().unwrap_or_default();
+    if resources.executor == Some(ExecutorKind::Slurm) {
+        println!("\non Slurm, each run is submitted as (RUN_ID: the run's id, chosen at submission):");
+        for plan in plans.iter().filter(|p| shown.contains(&(p.trial.as_str(), p.repeat))) {
+            let settings = SlurmSettings::from_resources(&resources, None);
+            let run_dir = workspace.run_dir(project.experiment_name(), &plan.trial, "RUN_ID");
+            let name = slurm::job_name(project.experiment_name(), &plan.trial, plan.repeat, "RUN_ID");
+            let args: Vec<String> = settings.sbatch_args(&name, &run_dir).iter().map(|a| shell_quote(a)).collect();
+            println!("sbatch {}", args.join(" "));
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A word as a POSIX shell would need it, quoted only when it must be.
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }

@@ -145,7 +145,9 @@ pub fn spawn(
                         let actions = cbs.start();
                         act(&mut store, run_id, actions, &reports);
                     }
-                    let reader = EventReader::new(run_id, &run_dir, offset, HashMap::new()).streaming(streaming);
+                    // A run watched again (a Slurm job re-attached) continues its steps.
+                    let next = if offset > 0 { store.next_steps(run_id).unwrap_or_default() } else { HashMap::new() };
+                    let reader = EventReader::new(run_id, &run_dir, offset, next).streaming(streaming);
                     readers.insert(run_id, Watched { reader, callbacks, stop: None, epoch: None, latest: Vec::new() });
                 }
                 Some(Command::Drain { run_id, reply }) => {

@@ -16,7 +16,8 @@ use crate::callbacks::{CallbackRegistry, CallbackRun, RunCallbacks};
 use crate::capture::{self, CaptureCache};
 use crate::pipeline::{PipelineRegistry, Stopper};
 use crate::process;
-use crate::store::{Artifact, Capture, Store};
+use crate::slurm::SlurmExecutor;
+use crate::store::{Artifact, Capture, Started, Store};
 use crate::time::now_ms;
 use crate::workspace::Workspace;
 
@@ -38,6 +39,8 @@ pub struct LaunchContext<'a> {
     /// Host, OS, CPU and GPU models, as JSON, for every run's record.
     pub host_json: String,
     pub capture: CaptureCache,
+    /// Runs go to Slurm (`resources.executor: slurm`).
+    pub slurm: Option<SlurmExecutor>,
 }
 
 /// Prepares and starts one run.
@@ -75,52 +78,83 @@ fn start(
     let pipeline = ctx.pipelines.get(&kind).ok_or_else(|| format!("unknown pipeline type `{kind}`"))?;
     let spec = prepare::launch_spec(ctx.workspace, ctx.project, plan, &queued.run.uid, run_dir, gpus, &ctx.base_env)
         .map_err(|e| e.to_string())?;
-    let callbacks = match plan.pipeline.callbacks.as_deref() {
-        Some(list) if !list.is_empty() => {
-            let built = ctx.callbacks.build(list)?;
-            Some(Box::new(RunCallbacks::new(
-                CallbackRun {
-                    run_id: queued.run.id,
-                    uid: queued.run.uid.clone(),
-                    trial: plan.trial.clone(),
-                    repeat: plan.repeat,
-                    run_dir: run_dir.to_path_buf(),
-                    env: spec.env.clone(),
-                },
-                built,
-            )))
-        }
-        _ => None,
-    };
+    let callbacks = run_callbacks(ctx, queued, run_dir, spec.env.clone())?;
     let grace = plan.pipeline.grace_period.map(|g| g.0).unwrap_or(DEFAULT_GRACE);
     let workdir = spec.workdir.clone();
     let argv = plan.pipeline.command.as_ref().map(|c| c.argv()).unwrap_or_default();
     let env = spec.env.clone();
     let git = record_capture(ctx, store, queued, run_dir, &workdir, &argv, &env);
 
-    let mut running = pipeline.launch(spec).map_err(|e| e.to_string())?;
+    let running = match &ctx.slurm {
+        Some(slurm) => {
+            if kind != "process" {
+                return Err(format!(
+                    "`resources.executor: slurm` runs commands (`pipeline.type: process`); `{kind}` runs inside expman itself"
+                ));
+            }
+            let name = crate::slurm::job_name(ctx.project.experiment_name(), &plan.trial, plan.repeat, &queued.run.uid);
+            slurm.launch(spec, &name)
+        }
+        None => pipeline.launch(spec),
+    }
+    .map_err(|e| e.to_string())?;
     let pid = running.pid();
-    store
-        .mark_running(
-            queued.run.id,
-            &process::host_name(),
-            pid,
-            pid.and_then(process::start_time),
-            &running.description(),
-            git.as_ref().map(|g| (g.commit.as_str(), g.dirty)),
-        )
-        .map_err(|e| e.to_string())?;
+    let job = running.job();
+    let host = process::host_name();
+    let command = running.description();
+    let started = Started {
+        host: &host,
+        pid,
+        pid_started: pid.and_then(process::start_time),
+        command: &command,
+        git: git.as_ref().map(|g| (g.commit.as_str(), g.dirty)),
+        job: job.as_deref(),
+    };
+    store.mark_running(queued.run.id, &started).map_err(|e| e.to_string())?;
     let stopper = running.stopper();
-    let run_id = queued.run.id;
+    wait_in_thread(running, queued.run.id, &queued.run.uid, tx)?;
+    Ok(Launched { stopper, grace, pid, callbacks })
+}
+
+/// The run's callbacks (`pipeline.callbacks`), built for it.
+pub fn run_callbacks(
+    ctx: &LaunchContext<'_>,
+    queued: &Queued,
+    run_dir: &Path,
+    env: BTreeMap<String, String>,
+) -> Result<Option<Box<RunCallbacks>>, String> {
+    let plan = &queued.plan;
+    let Some(list) = plan.pipeline.callbacks.as_deref().filter(|l| !l.is_empty()) else { return Ok(None) };
+    let built = ctx.callbacks.build(list)?;
+    Ok(Some(Box::new(RunCallbacks::new(
+        CallbackRun {
+            run_id: queued.run.id,
+            uid: queued.run.uid.clone(),
+            trial: plan.trial.clone(),
+            repeat: plan.repeat,
+            run_dir: run_dir.to_path_buf(),
+            env,
+        },
+        built,
+    ))))
+}
+
+/// Waits for the run in a thread of its own; its outcome comes as a message.
+pub fn wait_in_thread(
+    mut running: Box<dyn crate::pipeline::Running>,
+    run_id: i64,
+    uid: &str,
+    tx: &mpsc::Sender<Message>,
+) -> Result<(), String> {
     let tx = tx.clone();
     std::thread::Builder::new()
-        .name(format!("wait-{}", queued.run.uid))
+        .name(format!("wait-{uid}"))
         .spawn(move || {
             let outcome = running.wait();
             let _ = tx.send(Message::Exit { run_id, outcome });
         })
-        .map_err(|e| format!("cannot start a waiter thread: {e}"))?;
-    Ok(Launched { stopper, grace, pid, callbacks })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start a waiter thread: {e}"))
 }
 
 /// Records the run's environment, git state, code snapshot, Python

@@ -34,7 +34,8 @@ use std::time::Duration;
 use expman_schema::{Project, RunPlan};
 
 pub use gpus::GpuPool;
-pub use prepare::{STOP_FILE, flatten_params, run_env};
+pub use prepare::{STOP_FILE, STOP_REQUEST_FILE, flatten_params, run_env};
+pub(crate) use scheduler::judge_ended;
 
 use crate::callbacks::CallbackRegistry;
 use crate::error::RunError;

@@ -19,6 +19,8 @@ use crate::workspace::Workspace;
 
 /// The file whose existence asks a run to stop (`should_stop()`).
 pub const STOP_FILE: &str = "STOP";
+/// What `expman stop` leaves in a run directory for the runner that watches it.
+pub const STOP_REQUEST_FILE: &str = ".expman-stop-request";
 
 /// Creates the run directory, writes `config.yaml` and `config.json`
 /// (resolved, `${run.id}` filled in, secrets masked), opens the log files,

@@ -10,20 +10,21 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use expman_schema::model::GpuMode;
+use expman_schema::model::{ExecutorKind, GpuMode};
 use expman_schema::{Project, RunPlan};
 
 use super::gpus::GpuPool;
 use super::ingest_thread;
 use super::launch::{LaunchContext, Launched, launch};
-use super::prepare::{self, STOP_FILE};
-use super::{Observer, RunInfo, RunReport, RunnerEvent, RunnerOptions, new_run_uid, status_counts};
+use super::prepare::{self, STOP_FILE, STOP_REQUEST_FILE};
+use super::{Observer, RunInfo, RunReport, RunnerEvent, RunnerOptions, StopTarget, new_run_uid, status_counts};
 use crate::callbacks::Action;
 use crate::error::RunError;
 use crate::hardware::{Gpus, Sample, Sampler, SamplerHandle, SamplerThread};
 use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
 use crate::process;
-use crate::store::{NewRun, RunFinish, RunRef, RunStatus, Store};
+use crate::slurm::{SlurmExecutor, SlurmSettings};
+use crate::store::{ActiveRun, NewRun, RunFinish, RunRef, RunStatus, Store};
 use crate::time::now_ms;
 use crate::trackers::TrackerEnv;
 use crate::trackers::thread::TrackerThread;
@@ -82,6 +83,8 @@ pub struct Scheduler<'a> {
     sampler: Option<(SamplerThread, SamplerHandle)>,
     trackers: Option<TrackerThread>,
     last_heartbeat: Instant,
+    /// When run directories were last checked for `expman stop` requests.
+    last_stop_scan: Instant,
 }
 
 impl<'a> Scheduler<'a> {
@@ -135,6 +138,17 @@ impl<'a> Scheduler<'a> {
             )
         };
 
+        let resources = project.env.resources.clone().unwrap_or_default();
+        let slurm = (resources.executor == Some(ExecutorKind::Slurm))
+            .then(|| SlurmExecutor::new(SlurmSettings::from_resources(&resources, None)));
+        // With `--resume`, Slurm jobs an earlier runner left behind (still
+        // queued or running) are watched again, not submitted again.
+        let mut orphans = match (&slurm, options.resume) {
+            (Some(_), true) => slurm_orphans(&store, experiment_id)?,
+            _ => HashMap::new(),
+        };
+        let mut adopted = Vec::new();
+
         let mut report = RunReport { experiment_id, ..RunReport::default() };
         let mut trial_ids: HashMap<String, i64> = HashMap::new();
         let mut queue = VecDeque::new();
@@ -164,6 +178,10 @@ impl<'a> Scheduler<'a> {
                 observer.on_event(RunnerEvent::Skipped { trial: &plan.trial, repeat: plan.repeat, done_as: &done });
                 continue;
             }
+            if let Some(orphan) = orphans.remove(&(plan.trial.clone(), plan.repeat, plan.config_hash.clone())) {
+                adopted.push((Queued { plan: plan.clone(), run: orphan.run.clone() }, orphan));
+                continue;
+            }
             let attempt = store.attempts(experiment_id, trial_id, plan.repeat, &plan.config_hash)? + 1;
             let uid = new_run_uid();
             let masked = expman_schema::secrets::mask(&plan.config);
@@ -184,21 +202,25 @@ impl<'a> Scheduler<'a> {
             queue.push_back(Queued { plan: plan.clone(), run });
         }
 
-        let resources = project.env.resources.clone().unwrap_or_default();
         let gpu_pool = resources
             .gpus
             .as_ref()
             .filter(|g| !g.is_empty())
             .map(|g| GpuPool::new(g, resources.gpus_per_run.unwrap_or(1), resources.runs_per_gpu.unwrap_or(1)));
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let mut parallel = options.max_parallel.or(resources.max_parallel.map(|n| n as usize)).unwrap_or(cores).max(1);
+        // On Slurm the cluster decides what runs when: every queued run is
+        // submitted unless a limit is set.
+        let default_parallel = if slurm.is_some() { (queue.len() + adopted.len()).max(1) } else { cores };
+        let gpu_pool = if slurm.is_some() { None } else { gpu_pool };
+        let mut parallel =
+            options.max_parallel.or(resources.max_parallel.map(|n| n as usize)).unwrap_or(default_parallel).max(1);
         if let Some(pool) = &gpu_pool {
             if pool.capacity() == 0 {
                 return Err(RunError::Invalid("`resources.gpus` has fewer GPUs than `gpus_per_run` asks for".into()));
             }
             parallel = parallel.min(pool.capacity());
         }
-        observer.on_event(RunnerEvent::Plan { to_run: queue.len(), skipped: report.skipped, parallel });
+        observer.on_event(RunnerEvent::Plan { to_run: queue.len() + adopted.len(), skipped: report.skipped, parallel });
 
         let (tx, rx) = mpsc::channel::<Message>();
         let (cmd_tx, cmd_rx) = mpsc::channel();
@@ -228,7 +250,7 @@ impl<'a> Scheduler<'a> {
             None
         };
 
-        Ok(Scheduler {
+        let mut scheduler = Scheduler {
             ctx: LaunchContext {
                 workspace,
                 project,
@@ -237,6 +259,7 @@ impl<'a> Scheduler<'a> {
                 base_env: std::env::vars().collect(),
                 host_json,
                 capture: Default::default(),
+                slurm,
             },
             options,
             observer,
@@ -256,7 +279,65 @@ impl<'a> Scheduler<'a> {
             sampler,
             trackers,
             last_heartbeat: Instant::now(),
-        })
+            last_stop_scan: Instant::now(),
+        };
+        for (queued, orphan) in adopted {
+            scheduler.reattach(queued, orphan)?;
+        }
+        Ok(scheduler)
+    }
+
+    /// Watches a Slurm job an earlier runner submitted, as if this runner
+    /// had: its events from where the record stops, its end, its status.
+    fn reattach(&mut self, queued: Queued, orphan: ActiveRun) -> Result<(), RunError> {
+        let (Some(slurm), Some(job)) = (&self.ctx.slurm, orphan.job.as_deref()) else { return Ok(()) };
+        if !self.store.adopt_run(orphan.run.id, orphan.runner.as_ref().map(|r| r.id), self.runner_id)? {
+            return Ok(()); // Another runner was quicker.
+        }
+        let run_dir = PathBuf::from(orphan.run_dir.clone().unwrap_or_default());
+        let running = slurm.attach(job, run_dir.clone());
+        let message = format!("re-attached to Slurm job {job}");
+        self.store.log_event("run_reattached", Some(self.experiment_id), Some(orphan.run.id), &message)?;
+        let info = RunInfo {
+            run: queued.run.clone(),
+            trial: queued.plan.trial.clone(),
+            repeat: queued.plan.repeat,
+            repeats: queued.plan.repeats,
+            run_dir: run_dir.clone(),
+            gpus: Vec::new(),
+        };
+        let uid = &queued.run.uid;
+        let resolved = expman_schema::interp::fill_run_id(&queued.plan.config, uid);
+        let env = prepare::run_env(
+            self.ctx.workspace,
+            self.ctx.project,
+            &queued.plan,
+            uid,
+            &run_dir,
+            &run_dir.join("config.yaml"),
+            &[],
+            &self.ctx.base_env,
+            &resolved,
+        );
+        let callbacks = super::launch::run_callbacks(&self.ctx, &queued, &run_dir, env).unwrap_or_else(|e| {
+            self.observer.on_event(RunnerEvent::Warning { run: Some(&info), message: &e });
+            None
+        });
+        let stopper = running.stopper();
+        super::launch::wait_in_thread(running, orphan.run.id, &queued.run.uid, &self.tx).map_err(RunError::Invalid)?;
+        let _ = self.ingest.send(ingest_thread::Command::Watch {
+            run_id: orphan.run.id,
+            run_dir,
+            offset: orphan.events_offset,
+            callbacks,
+        });
+        self.observer.on_event(RunnerEvent::Warning { run: Some(&info), message: &message });
+        self.observer.on_event(RunnerEvent::Started { run: &info });
+        let grace = queued.plan.pipeline.grace_period.map(|g| g.0).unwrap_or(super::DEFAULT_GRACE);
+        let active =
+            Active { info, stopper, started: Instant::now(), deadline: None, stopping: None, grace, gpus: Vec::new() };
+        self.active.insert(orphan.run.id, active);
+        Ok(())
     }
 
     /// Runs everything to the end.
@@ -478,7 +559,11 @@ impl<'a> Scheduler<'a> {
     /// Acts on `%expman stop` requests: active runs are asked to stop and
     /// terminated like a cancellation; queued ones never start.
     fn take_stop_requests(&mut self) -> Result<(), RunError> {
-        let targets = self.options.stop.take();
+        let mut targets = self.options.stop.take();
+        if self.last_stop_scan.elapsed() >= Duration::from_secs(1) {
+            self.last_stop_scan = Instant::now();
+            targets.extend(self.stop_files());
+        }
         if targets.is_empty() {
             return Ok(());
         }
@@ -504,6 +589,21 @@ impl<'a> Scheduler<'a> {
             self.never_started(queued, "stopped by the user before it started")?;
         }
         Ok(())
+    }
+
+    /// Runs `expman stop` asked to stop (a request file in the run directory).
+    fn stop_files(&self) -> Vec<StopTarget> {
+        let experiment = self.ctx.project.experiment_name();
+        let active = self.active.values().map(|a| (a.info.run.uid.clone(), a.info.run_dir.clone()));
+        let queued = self
+            .queue
+            .iter()
+            .map(|q| (q.run.uid.clone(), self.ctx.workspace.run_dir(experiment, &q.plan.trial, &q.run.uid)));
+        active
+            .chain(queued)
+            .filter(|(_, dir)| dir.join(STOP_REQUEST_FILE).exists())
+            .map(|(uid, _)| StopTarget::Run(uid))
+            .collect()
     }
 
     /// Records a queued run that will not start.
@@ -583,6 +683,9 @@ impl<'a> Scheduler<'a> {
             self.never_started(queued, "cancelled before it started")?;
         }
         let _ = self.ingest.send(ingest_thread::Command::Shutdown);
+        if let Some(slurm) = &self.ctx.slurm {
+            slurm.poller.stop();
+        }
         if let Some((thread, _)) = self.sampler.take() {
             thread.stop();
         }
@@ -631,6 +734,25 @@ fn ask_to_stop(info: &RunInfo, stopper: &Stopper) {
     }
 }
 
+/// This experiment's RUNNING Slurm runs whose runner is gone, by what
+/// `--resume` matches plans with (trial, repeat, config hash). Recovery has
+/// already ended those whose job ended; these are still on the cluster.
+fn slurm_orphans(store: &Store, experiment_id: i64) -> Result<HashMap<(String, u32, String), ActiveRun>, RunError> {
+    let host = process::host_name();
+    let mut out = HashMap::new();
+    for run in store.active_runs()? {
+        if run.experiment_id != experiment_id
+            || run.job.is_none()
+            || run.status != RunStatus::Running
+            || crate::recovery::runner_gone(&run, &host).is_none()
+        {
+            continue;
+        }
+        out.insert(store.run_identity(run.run.id)?, run);
+    }
+    Ok(out)
+}
+
 /// The status and message of an ended run.
 fn judge(
     outcome: &Outcome,
@@ -651,6 +773,19 @@ fn judge(
             _ => "the run was cancelled".into(),
         };
         return (s.status, Some(format!("{why}; {how}")));
+    }
+    judge_ended(outcome, run_dir)
+}
+
+/// The status of a run that ended by itself (nobody was stopping it).
+pub(crate) fn judge_ended(outcome: &Outcome, run_dir: &std::path::Path) -> (RunStatus, Option<String>) {
+    if let Some((status, why)) = &outcome.verdict {
+        let mut message = why.clone();
+        if let Some(tail) = prepare::stderr_tail(run_dir, 20) {
+            message.push_str("\n--- last lines of stderr.log ---\n");
+            message.push_str(&tail);
+        }
+        return (*status, Some(message));
     }
     if outcome.succeeded() {
         return (RunStatus::Success, None);

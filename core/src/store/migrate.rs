@@ -42,6 +42,12 @@ pub const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/0004_trackers.up.sql"),
         down: include_str!("../../migrations/0004_trackers.down.sql"),
     },
+    Migration {
+        version: 5,
+        name: "slurm",
+        up: include_str!("../../migrations/0005_slurm.up.sql"),
+        down: include_str!("../../migrations/0005_slurm.down.sql"),
+    },
 ];
 
 /// The version this expman writes.

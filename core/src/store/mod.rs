@@ -25,6 +25,7 @@ pub use records::{
     Runner,
 };
 pub use trackers::{ArtifactRow, ExperimentRow, HardwareRow, MetricRow, TrackerEntity, TrackerStatusRow};
+pub use write::Started;
 
 use crate::error::StoreError;
 

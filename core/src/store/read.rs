@@ -21,6 +21,8 @@ pub struct ActiveRun {
     pub run_dir: Option<String>,
     pub events_offset: u64,
     pub runner: Option<Runner>,
+    /// The Slurm job id, for runs on Slurm.
+    pub job: Option<String>,
 }
 
 /// One run for listings.
@@ -113,7 +115,7 @@ impl Store {
             .conn()
             .prepare(
                 "SELECT r.id, r.uid, r.experiment_id, r.status, r.pid, r.pid_started, r.host, r.run_dir, r.events_offset,
-                        n.id, n.host, n.pid, n.pid_started, n.heartbeat_at, n.ended_at
+                        n.id, n.host, n.pid, n.pid_started, n.heartbeat_at, n.ended_at, r.job_id
                  FROM runs r LEFT JOIN runners n ON n.id = r.runner_id
                  WHERE r.status IN ('PENDING', 'RUNNING') ORDER BY r.id",
             )
@@ -142,6 +144,7 @@ impl Store {
                     run_dir: r.get(7)?,
                     events_offset: r.get::<_, i64>(8)? as u64,
                     runner,
+                    job: r.get(15)?,
                 })
             })
             .ctx(&self.path)?;

@@ -8,6 +8,21 @@ use super::{SqlContext, Store};
 use crate::error::StoreError;
 use crate::time::now_ms;
 
+/// What was launched for a run (see [`Store::mark_running`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Started<'a> {
+    pub host: &'a str,
+    /// The process, for local runs.
+    pub pid: Option<u32>,
+    pub pid_started: Option<i64>,
+    /// What was started, as JSON (the argv, or the `sbatch` line and job).
+    pub command: &'a str,
+    /// Git commit and whether the tree was dirty.
+    pub git: Option<(&'a str, bool)>,
+    /// The Slurm job id, for runs on Slurm.
+    pub job: Option<&'a str>,
+}
+
 impl Store {
     pub(super) fn write<T>(
         &mut self,
@@ -82,6 +97,29 @@ impl Store {
         })
     }
 
+    /// Hands a RUNNING run whose runner is gone (`from`) to `runner_id`;
+    /// false when another runner took it first.
+    pub fn adopt_run(&mut self, run_id: i64, from: Option<i64>, runner_id: i64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE runs SET runner_id = ?3 WHERE id = ?1 AND runner_id IS ?2 AND status = 'RUNNING'",
+                params![run_id, from, runner_id],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    /// A run's trial name, repeat and config hash: what `--resume` matches plans by.
+    pub fn run_identity(&self, run_id: i64) -> Result<(String, u32, String), StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT t.name, r.repeat, r.config_hash FROM runs r JOIN trials t ON t.id = r.trial_id WHERE r.id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .ctx(&self.path)
+    }
+
     pub fn end_runner(&mut self, runner_id: i64) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute("UPDATE runners SET ended_at = ?2 WHERE id = ?1", params![runner_id, now_ms()]).map(|_| ())
@@ -129,20 +167,24 @@ impl Store {
     }
 
     /// PENDING → RUNNING, with what was launched.
-    pub fn mark_running(
-        &mut self,
-        run_id: i64,
-        host: &str,
-        pid: Option<u32>,
-        pid_started: Option<i64>,
-        command: &str,
-        git: Option<(&str, bool)>,
-    ) -> Result<(), StoreError> {
+    pub fn mark_running(&mut self, run_id: i64, started: &Started<'_>) -> Result<(), StoreError> {
+        let executor = if started.job.is_some() { "slurm" } else { "local" };
         self.write(|tx| {
             tx.execute(
                 "UPDATE runs SET status = 'RUNNING', started_at = ?2, host = ?3, pid = ?4, pid_started = ?5, command = ?6,
-                                 git_commit = ?7, git_dirty = ?8 WHERE id = ?1",
-                params![run_id, now_ms(), host, pid, pid_started, command, git.map(|g| g.0), git.map(|g| g.1)],
+                                 git_commit = ?7, git_dirty = ?8, executor = ?9, job_id = ?10 WHERE id = ?1",
+                params![
+                    run_id,
+                    now_ms(),
+                    started.host,
+                    started.pid,
+                    started.pid_started,
+                    started.command,
+                    started.git.map(|g| g.0),
+                    started.git.map(|g| g.1),
+                    executor,
+                    started.job
+                ],
             )
             .map(|_| ())
         })

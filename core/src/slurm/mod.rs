@@ -1,0 +1,391 @@
+//! The Slurm executor (`resources.executor: slurm`): each run becomes a
+//! Slurm job, submitted with `sbatch`, watched with `squeue`, cancelled
+//! with `scancel`.
+//!
+//! The job runs a small script written into the run directory
+//! (`job.sh`): it sets the run's environment (the same `EXPMAN_*`
+//! variables, `PYTHONPATH` and `pipeline.env` as a local run), goes to the
+//! working directory, runs `pipeline.command`, and records the program's
+//! exit code in `.expman-exit`. The trial reports through the same event
+//! file as a local run, over the shared filesystem, so metrics, artifacts,
+//! callbacks and early stopping work as they do locally.
+//!
+//! A job's end is learned from `squeue --json` (one call for every job the
+//! runner watches, see [`poller`]), and once the job has left the queue
+//! from the exit code file, then Slurm's job completion log (`sacct
+//! --completion`; without slurmdbd plain `sacct` does not work).
+
+pub mod poller;
+pub mod running;
+
+pub use running::SlurmExecutor;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use expman_schema::model::ResourcesConfig;
+use serde_json::Value;
+
+use crate::process;
+
+/// The file the job script writes the program's exit code to.
+pub const EXIT_FILE: &str = ".expman-exit";
+/// The job script in each run directory.
+pub const SCRIPT_FILE: &str = "job.sh";
+
+/// What `env.yaml` `resources` asks of Slurm.
+#[derive(Clone, Debug, Default)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub cpus: Option<u32>,
+    pub gpus: Option<u32>,
+    pub mem: Option<String>,
+    pub time_limit: Option<Duration>,
+    pub extra_args: Vec<String>,
+}
+
+impl SlurmSettings {
+    /// From `resources`; the time limit defaults to `pipeline.timeout`.
+    pub fn from_resources(r: &ResourcesConfig, timeout: Option<Duration>) -> SlurmSettings {
+        SlurmSettings {
+            partition: r.partition.clone(),
+            cpus: r.cpus_per_run,
+            gpus: r.gpus_per_run,
+            mem: r.mem_per_run.clone(),
+            time_limit: r.time_limit.as_ref().map(|t| t.0).or(timeout),
+            extra_args: r.extra_args.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The `sbatch` arguments for a run (`--parsable`, then the script).
+    pub fn sbatch_args(&self, name: &str, run_dir: &Path) -> Vec<String> {
+        let dir = run_dir.display().to_string();
+        let mut args = vec![
+            "--parsable".to_string(),
+            "--job-name".into(),
+            name.to_string(),
+            "--chdir".into(),
+            dir.clone(),
+            "--output".into(),
+            format!("{dir}/stdout.log"),
+            "--error".into(),
+            format!("{dir}/stderr.log"),
+        ];
+        if let Some(p) = &self.partition {
+            args.extend(["--partition".into(), p.clone()]);
+        }
+        args.extend(["--cpus-per-task".into(), self.cpus.unwrap_or(1).to_string()]);
+        if let Some(g) = self.gpus {
+            args.push(format!("--gres=gpu:{g}"));
+        }
+        if let Some(m) = &self.mem {
+            args.extend(["--mem".into(), m.clone()]);
+        }
+        if let Some(t) = self.time_limit {
+            // Whole minutes, rounded up (Slurm's granularity).
+            let minutes = t.as_secs().div_ceil(60).max(1);
+            args.extend(["--time".into(), minutes.to_string()]);
+        }
+        args.extend(self.extra_args.iter().cloned());
+        args.push(format!("{dir}/{SCRIPT_FILE}"));
+        args
+    }
+}
+
+/// The job's name: where it belongs and which run it is (its id last, so
+/// that a runner re-attaching can tell the job is this run's).
+pub fn job_name(experiment: &str, trial: &str, repeat: u32, uid: &str) -> String {
+    let clean = |s: &str| s.chars().map(|c| if c.is_whitespace() || c == ',' { '_' } else { c }).collect::<String>();
+    format!("{}/{}/{}/{uid}", clean(experiment), clean(trial), repeat + 1)
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The job script: the run's environment, its working directory, the
+/// command, and the exit code into [`EXIT_FILE`].
+pub fn job_script(
+    uid: &str,
+    workdir: &Path,
+    env: &BTreeMap<String, String>,
+    argv: &[String],
+    run_dir: &Path,
+) -> String {
+    let mut s =
+        format!("#!/bin/sh\n# Written by expman for run {uid}: its environment, working directory and command.\n");
+    for (k, v) in env {
+        // Slurm sets what it manages itself (the GPUs it gave the job).
+        if k == "CUDA_VISIBLE_DEVICES" || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        s.push_str(&format!("export {k}={}\n", quote(v)));
+    }
+    s.push_str(&format!("cd {} || exit 97\n", quote(&workdir.display().to_string())));
+    let command: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+    s.push_str(&command.join(" "));
+    s.push('\n');
+    let exit = run_dir.join(EXIT_FILE).display().to_string();
+    s.push_str(&format!(
+        "code=$?\necho \"$code\" > {}.tmp && mv {}.tmp {}\nexit \"$code\"\n",
+        quote(&exit),
+        quote(&exit),
+        quote(&exit)
+    ));
+    s
+}
+
+/// Submits: writes the script, runs `sbatch`; the job id.
+pub fn submit(args: &[String], script: &str, run_dir: &Path) -> Result<String, String> {
+    let path = run_dir.join(SCRIPT_FILE);
+    std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = process::tool("sbatch", &refs, run_dir)
+        .output()
+        .map_err(|e| format!("cannot run sbatch (is Slurm installed and on PATH?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("sbatch refused the job: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    // `ID` or `ID;cluster`.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id = text.trim().split(';').next().unwrap_or("").to_string();
+    if id.is_empty() {
+        return Err(format!("sbatch printed no job id: {}", text.trim()));
+    }
+    Ok(id)
+}
+
+/// Cancels a job (`scancel`: SIGTERM to the job and its steps, SIGKILL
+/// after the cluster's `KillWait`; the job ends CANCELLED).
+pub fn cancel(job: &str) {
+    let refs = [job];
+    match process::tool("scancel", &refs, Path::new("/")).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => tracing::warn!("scancel {job}: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => tracing::warn!("cannot run scancel: {e}"),
+    }
+}
+
+/// Where a job is in its life, as Slurm says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Timeout,
+    /// NODE_FAIL, BOOT_FAIL, OUT_OF_MEMORY, PREEMPTED, DEADLINE, ...: ended, not by the program.
+    Ended(String),
+}
+
+impl JobState {
+    pub fn parse(text: &str) -> JobState {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "RESIZING" | "SUSPENDED"
+            | "STOPPED" | "SIGNALING" | "STAGE_OUT" | "RESV_DEL_HOLD" => JobState::Pending,
+            "RUNNING" | "COMPLETING" => JobState::Running,
+            "COMPLETED" => JobState::Completed,
+            "FAILED" => JobState::Failed,
+            "CANCELLED" => JobState::Cancelled,
+            "TIMEOUT" => JobState::Timeout,
+            other => JobState::Ended(other.to_string()),
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        !matches!(self, JobState::Pending | JobState::Running)
+    }
+}
+
+/// A job as Slurm reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobInfo {
+    pub state: JobState,
+    /// (exit code, signal).
+    pub exit: Option<(i32, i32)>,
+    pub reason: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Every given job's state, in one `squeue --json` call. Jobs that have
+/// left the queue are absent.
+pub fn query(jobs: &[String]) -> Result<HashMap<String, JobInfo>, String> {
+    if jobs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list = jobs.join(",");
+    let out = process::tool("squeue", &["--json", "-t", "all", "-j", &list], Path::new("/"))
+        .output()
+        .map_err(|e| format!("cannot run squeue (is Slurm installed and on PATH?): {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Every job of the list gone from the queue: squeue says "Invalid job id".
+        if err.contains("Invalid job id") {
+            return Ok(HashMap::new());
+        }
+        return Err(format!("squeue failed: {}", err.trim()));
+    }
+    parse_squeue(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Reads `squeue --json`: Slurm 22.05 (`job_state` a string, `exit_code` a
+/// wait status) and later versions (`job_state` a list, `exit_code` an object).
+pub fn parse_squeue(json: &str) -> Result<HashMap<String, JobInfo>, String> {
+    let value: Value = serde_json::from_str(json).map_err(|e| format!("squeue printed no JSON: {e}"))?;
+    let mut out = HashMap::new();
+    for job in value["jobs"].as_array().into_iter().flatten() {
+        let id = match &job["job_id"] {
+            Value::Number(n) => n.to_string(),
+            Value::Object(o) => o.get("number").map(|n| n.to_string()).unwrap_or_default(),
+            other => other.as_str().unwrap_or_default().to_string(),
+        };
+        let state = match &job["job_state"] {
+            Value::String(s) => JobState::parse(s),
+            Value::Array(a) => JobState::parse(a.first().and_then(Value::as_str).unwrap_or("PENDING")),
+            _ => JobState::Pending,
+        };
+        let exit = match &job["exit_code"] {
+            Value::Number(n) => n.as_i64().map(|raw| wait_status(raw as i32)),
+            Value::Object(o) => {
+                let code = o.get("return_code").and_then(|r| r.get("number").or(Some(r))).and_then(Value::as_i64);
+                let signal = o
+                    .get("signal")
+                    .and_then(|s| s.get("id"))
+                    .and_then(|s| s.get("number").or(Some(s)))
+                    .and_then(Value::as_i64);
+                code.map(|c| (c as i32, signal.unwrap_or(0) as i32))
+            }
+            _ => None,
+        };
+        let reason = job["state_reason"].as_str().filter(|r| *r != "None").map(str::to_string);
+        let name = job["name"].as_str().map(str::to_string);
+        out.insert(id, JobInfo { state, exit, reason, name });
+    }
+    Ok(out)
+}
+
+/// (exit code, signal) of a raw wait status.
+fn wait_status(raw: i32) -> (i32, i32) {
+    ((raw >> 8) & 0xff, raw & 0x7f)
+}
+
+/// Where a watched job stands, from what `squeue` said of it (`None`:
+/// not in the queue) and what it left in its run directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Queued or running.
+    Alive(JobInfo),
+    Ended(JobInfo),
+    /// Neither in the queue nor anywhere else.
+    Unknown,
+}
+
+/// See [`Standing`]. For an ended job the exit code the job script wrote
+/// is the program's own, so it wins over Slurm's.
+pub fn standing(job: &str, queued: Option<&JobInfo>, run_dir: &Path) -> Standing {
+    match queued {
+        Some(info) if !info.state.is_final() => Standing::Alive(info.clone()),
+        Some(info) => {
+            let mut info = info.clone();
+            if let Some(code) = exit_file(run_dir) {
+                info.exit = Some((code, 0));
+            }
+            Standing::Ended(info)
+        }
+        None => final_state(job, run_dir).map_or(Standing::Unknown, Standing::Ended),
+    }
+}
+
+/// How a job that has left the queue ended: the exit code the job script
+/// wrote, else Slurm's job completion log.
+pub fn final_state(job: &str, run_dir: &Path) -> Option<JobInfo> {
+    if let Some(code) = exit_file(run_dir) {
+        let state = if code == 0 { JobState::Completed } else { JobState::Failed };
+        return Some(JobInfo { state, exit: Some((code, 0)), reason: None, name: None });
+    }
+    completion(job)
+}
+
+/// The exit code the job script wrote, if it got that far.
+pub fn exit_file(run_dir: &Path) -> Option<i32> {
+    std::fs::read_to_string(run_dir.join(EXIT_FILE)).ok()?.trim().parse().ok()
+}
+
+/// `sacct --completion` (the job completion log): state and `code:signal`.
+pub fn completion(job: &str) -> Option<JobInfo> {
+    let out =
+        process::tool("sacct", &["--completion", "-j", job, "-o", "JobID,State,ExitCode", "-P", "-n"], Path::new("/"))
+            .output()
+            .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.split('|').next() == Some(job))?;
+    let mut parts = line.split('|');
+    let _ = parts.next();
+    let state = JobState::parse(parts.next()?.split_whitespace().next()?);
+    let exit = parts.next().and_then(|e| {
+        let (code, signal) = e.trim().split_once(':')?;
+        Some((code.parse().ok()?, signal.parse().ok()?))
+    });
+    Some(JobInfo { state, exit, reason: None, name: None })
+}
+
+/// Whether this machine can talk to Slurm (`squeue` on PATH).
+pub fn available() -> bool {
+    process::tool("squeue", &["--version"], Path::new("/")).output().is_ok_and(|o| o.status.success())
+}
+
+/// The run directory of a job script path, for messages.
+pub fn script_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(SCRIPT_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squeue_json_of_two_slurm_versions() {
+        let old = r#"{"jobs": [{"job_id": 7, "job_state": "FAILED", "exit_code": 1792, "state_reason": "NonZeroExitCode", "name": "e/t/1/abc"},
+                               {"job_id": 8, "job_state": "RUNNING", "exit_code": 0, "state_reason": "None"}]}"#;
+        let jobs = parse_squeue(old).unwrap();
+        assert_eq!(jobs["7"].state, JobState::Failed);
+        assert_eq!(jobs["7"].exit, Some((7, 0)));
+        assert_eq!(jobs["7"].reason.as_deref(), Some("NonZeroExitCode"));
+        assert_eq!(jobs["8"].state, JobState::Running);
+        assert_eq!(jobs["8"].reason, None);
+        let new = r#"{"jobs": [{"job_id": 9, "job_state": ["TIMEOUT"], "exit_code": {"status": ["SIGNALED"], "return_code": {"set": true, "number": 0}, "signal": {"id": {"set": true, "number": 15}}}}]}"#;
+        let jobs = parse_squeue(new).unwrap();
+        assert_eq!(jobs["9"].state, JobState::Timeout);
+        assert_eq!(jobs["9"].exit, Some((0, 15)));
+        assert_eq!(JobState::parse("NODE_FAIL"), JobState::Ended("NODE_FAIL".into()));
+        assert!(!JobState::parse("COMPLETING").is_final());
+    }
+
+    #[test]
+    fn sbatch_arguments_and_the_job_script() {
+        let settings = SlurmSettings {
+            partition: Some("gpu".into()),
+            cpus: Some(4),
+            gpus: Some(1),
+            mem: Some("8G".into()),
+            time_limit: Some(Duration::from_secs(90)),
+            extra_args: vec!["--qos=short".into()],
+        };
+        let args = settings.sbatch_args("exp/t/1/abc", Path::new("/w/exp/t/abc"));
+        assert_eq!(
+            args.join(" "),
+            "--parsable --job-name exp/t/1/abc --chdir /w/exp/t/abc --output /w/exp/t/abc/stdout.log \
+             --error /w/exp/t/abc/stderr.log --partition gpu --cpus-per-task 4 --gres=gpu:1 --mem 8G --time 2 \
+             --qos=short /w/exp/t/abc/job.sh"
+        );
+        let env = BTreeMap::from([("A".to_string(), "it's".to_string()), ("CUDA_VISIBLE_DEVICES".into(), "0".into())]);
+        let script =
+            job_script("abc", Path::new("/w/src"), &env, &["python".into(), "train.py".into()], Path::new("/w/r"));
+        assert!(script.contains("export A='it'\\''s'\n"), "{script}");
+        assert!(!script.contains("CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs");
+        assert!(script.contains("cd '/w/src' || exit 97\n'python' 'train.py'\ncode=$?\n"), "{script}");
+        assert_eq!(job_name("my exp", "lr[a=1,b=2]", 0, "u1"), "my_exp/lr[a=1_b=2]/1/u1");
+    }
+}
