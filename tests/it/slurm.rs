@@ -288,3 +288,24 @@ fn a_killed_runner_resumes_its_jobs_without_losing_or_duplicating_a_run() {
     let again = expman_in(&dir, &["run", ".", "--resume"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to run, 4 skipped"), "{again:?}");
 }
+
+#[test]
+fn a_job_slurm_refuses_fails_its_run_with_sbatch_s_reason() {
+    let Some(_cluster) = cluster() else { return };
+    let tmp = TempDir::new("slurm-refused");
+    let dir = tmp.path().join("exp");
+    slurm_experiment(
+        &dir,
+        "refused",
+        "workspace: out\nresources: {executor: slurm, partition: no_such_partition}\n",
+        "pipeline: {command: [FAKE, --epochs, 1]}\n",
+        "- name: nowhere\n",
+    );
+    let out = expman_in(&dir, &["run", "."]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let run = runs_json(&dir).pop().unwrap();
+    assert_eq!(run["status"], "FAILED", "{run}");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.starts_with("sbatch refused the job:") && error.contains("partition"), "{error}");
+}
