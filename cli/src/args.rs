@@ -49,7 +49,7 @@ pub enum Command {
     Run(RunArgs),
     /// Stop runs that are going on (by run id or trial name): their runner stops them, KILLED; on Slurm, `scancel`.
     #[command(
-        after_help = "Examples:\n  expman stop k3x9f2m1                 # a run id, or a unique prefix of one\n  expman stop lr_sweep --dir examples/quickstart   # every run of a trial (and its sweep)\n\nThe runner watching a run asks it to stop (STOP file, SIGTERM, SIGKILL after the grace period, or\nscancel on Slurm) and records it KILLED. A Slurm job no runner watches any more is cancelled here.\nExit status: 0 when something was asked to stop, 1 when nothing going on matched."
+        after_help = "Examples:\n  expman stop k3x9f2m1                 # a run id, or a unique prefix of one\n  expman stop lr_sweep --experiment quickstart   # every run of a trial (and its sweep)\n\nThe runner watching a run asks it to stop (STOP file, SIGTERM, SIGKILL after the grace period, or\nscancel on Slurm) and records it KILLED. A Slurm job no runner watches any more is cancelled here.\nExit status: 0 when something was asked to stop, 1 when nothing going on matched."
     )]
     Stop(StopArgs),
     /// List the runs in the record.
@@ -477,9 +477,12 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Run ids (or unique prefixes) and trial names.
+    /// Trial names (a declared name stops its sweep too) and run ids (or unique prefixes).
     #[arg(required = true)]
     pub targets: Vec<String>,
+    /// Only runs of this experiment.
+    #[arg(long)]
+    pub experiment: Option<String>,
     #[command(flatten)]
     pub record: RecordArgs,
 }

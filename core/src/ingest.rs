@@ -48,6 +48,8 @@ pub struct EventReader {
     streaming: bool,
     /// The epoch started and not yet ended.
     open_epoch: Option<i64>,
+    /// Read no further than this offset (see [`EventReader::until`]).
+    limit: Option<u64>,
 }
 
 impl EventReader {
@@ -67,7 +69,20 @@ impl EventReader {
             before_last_read: None,
             streaming: false,
             open_epoch: None,
+            limit: None,
         }
+    }
+
+    /// Reads no further than `end` (a committed offset: a line boundary)
+    /// until [`EventReader::unlimited`]; to replay what was ingested before.
+    pub fn until(mut self, end: u64) -> EventReader {
+        self.limit = Some(end);
+        self
+    }
+
+    /// Lifts the limit of [`EventReader::until`].
+    pub fn unlimited(&mut self) {
+        self.limit = None;
     }
 
     /// Also collect the event stream for callbacks.
@@ -115,6 +130,7 @@ impl EventReader {
             Err(e) => return Err(e),
         };
         let len = file.metadata()?.len();
+        let len = self.limit.map_or(len, |end| len.min(end));
         if len <= self.offset {
             return Ok((batch, progress));
         }

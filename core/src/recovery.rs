@@ -133,7 +133,7 @@ pub fn recover(store: &mut Store) -> Result<Vec<Recovered>, StoreError> {
                 (status, message, finish)
             }
         };
-        if store.finish_run(run.run.id, &finish)? {
+        if store.finish_orphan(run.run.id, run.runner.as_ref().map(|r| r.id), &finish)? {
             let kind = if status == RunStatus::Lost { "run_lost" } else { "run_recovered" };
             store.log_event(kind, Some(run.experiment_id), Some(run.run.id), &message)?;
             recovered.push(Recovered { uid: run.run.uid.clone(), trial, status, points, reason: message });

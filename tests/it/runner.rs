@@ -308,7 +308,7 @@ fn expman_stop_stops_one_trial_and_the_others_go_on() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("nothing going on matches no_such_trial"));
     let stop = expman_in(&dir, &["stop", "endless"]);
     assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
-    assert!(String::from_utf8_lossy(&stop.stdout).contains("(endless #1): asked its runner"), "{stop:?}");
+    assert!(String::from_utf8_lossy(&stop.stdout).contains("(endless #1, stopping): asked its runner"), "{stop:?}");
     let status = child.wait_with_output().unwrap().status;
     assert_eq!(status.code(), Some(1), "a KILLED run makes the exit status 1");
     let runs = runs_json(&dir);

@@ -246,7 +246,7 @@ fn a_killed_runner_resumes_its_jobs_without_losing_or_duplicating_a_run() {
         SLURM_ENV,
         "pipeline: {command: [FAKE, --epochs, 15, --sleep-ms, 200]}\n",
         "- name: short\n  repeat: 2\n\
-         - name: long\n  repeat: 2\n  settings: {pipeline: {command: [FAKE, --epochs, 60, --sleep-ms, 250]}}\n",
+         - name: long\n  repeat: 2\n  settings: {pipeline: {command: [FAKE, --epochs, 60, --sleep-ms, 250], callbacks: [{type: metrics_csv}]}}\n",
     );
     let db = dir.join("out/expman.db");
     let mut child = spawn_run(&dir, &[]);
@@ -285,6 +285,14 @@ fn a_killed_runner_resumes_its_jobs_without_losing_or_duplicating_a_run() {
         assert_eq!(status, "SUCCESS");
     }
     assert_every_point_recorded(&db);
+    // The re-attached runs' callbacks saw their whole event stream (replayed
+    // up to where the record stopped): metrics.csv has every epoch.
+    let store = Store::open(&db).unwrap();
+    for row in store.list_runs(None).unwrap().into_iter().filter(|r| r.trial == "long") {
+        let csv = std::fs::read_to_string(Path::new(row.run_dir.as_deref().unwrap()).join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 61, "a header and 60 epochs: {csv}");
+        assert!(csv.lines().nth(1).unwrap().starts_with("0,0,"), "from the first epoch: {csv}");
+    }
     let again = expman_in(&dir, &["run", ".", "--resume"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to run, 4 skipped"), "{again:?}");
 }

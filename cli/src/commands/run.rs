@@ -163,7 +163,8 @@ fn dry_run(
     if resources.executor == Some(ExecutorKind::Slurm) {
         println!("\non Slurm, each run is submitted as (RUN_ID: the run's id, chosen at submission):");
         for plan in plans.iter().filter(|p| shown.contains(&(p.trial.as_str(), p.repeat))) {
-            let settings = SlurmSettings::from_resources(&resources, None);
+            let mut settings = SlurmSettings::from_resources(&resources);
+            settings.time_limit = settings.time_limit.or(plan.pipeline.timeout.map(|t| t.0));
             let run_dir = workspace.run_dir(project.experiment_name(), &plan.trial, "RUN_ID");
             let name = slurm::job_name(project.experiment_name(), &plan.trial, plan.repeat, "RUN_ID");
             let args: Vec<String> = settings.sbatch_args(&name, &run_dir).iter().map(|a| shell_quote(a)).collect();

@@ -18,22 +18,47 @@ use crate::args::StopArgs;
 pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     let (_, store) = open_record(&args.record)?;
     let host = process::host_name();
-    let matches = |uid: &str, trial: &str| {
-        args.targets
-            .iter()
-            .any(|t| StopTarget::Run(t.clone()).matches(uid, trial) || StopTarget::Trial(t.clone()).matches(uid, trial))
-    };
-    let mut asked = 0;
+    let mut going_on = Vec::new();
     for active in store.active_runs()? {
         let Some(row) = store.runs_by_id(&[active.run.id])?.into_iter().next() else { continue };
-        if !matches(&row.uid, &row.trial) {
-            continue;
+        if args.experiment.as_ref().is_none_or(|e| *e == row.experiment) {
+            going_on.push((active, row));
         }
-        asked += 1;
-        let who = format!("run {} ({} #{})", row.uid, row.trial, row.repeat + 1);
-        if let (Some(job), Some(_)) = (active.job.as_deref(), runner_gone(&active, &host)) {
-            expman_core::slurm::cancel(job);
-            println!("{who}: no runner watches it; cancelled Slurm job {job}");
+    }
+    // Each target: the runs of a trial of that name (and its sweep), else
+    // the one run whose id starts with it.
+    let mut chosen: Vec<usize> = Vec::new();
+    for target in &args.targets {
+        let trial = StopTarget::Trial(target.clone());
+        let mut hits: Vec<usize> =
+            (0..going_on.len()).filter(|&i| trial.matches(&going_on[i].1.uid, &going_on[i].1.trial)).collect();
+        if hits.is_empty() {
+            let run = StopTarget::Run(target.clone());
+            hits = (0..going_on.len()).filter(|&i| run.matches(&going_on[i].1.uid, &going_on[i].1.trial)).collect();
+            if hits.len() > 1 {
+                let ids: Vec<&str> = hits.iter().map(|&i| going_on[i].1.uid.as_str()).collect();
+                anyhow::bail!("`{target}` matches several runs going on ({}); give more of the id", ids.join(", "));
+            }
+        }
+        if hits.is_empty() {
+            eprintln!("nothing going on matches {target}");
+            return Ok(ExitCode::from(1));
+        }
+        chosen.extend(hits.into_iter().filter(|i| !chosen.contains(i)).collect::<Vec<_>>());
+    }
+    for i in chosen {
+        let (active, row) = &going_on[i];
+        let who = format!("run {} ({} #{}, {})", row.uid, row.trial, row.repeat + 1, row.experiment);
+        if let (Some(job), Some(_)) = (active.job.as_deref(), runner_gone(active, &host)) {
+            // Only the run's own job: Slurm may have given its id to another.
+            if expman_core::slurm::is_alive_as(job, &row.uid) {
+                expman_core::slurm::cancel(job);
+                println!("{who}: no runner watches it; cancelled Slurm job {job}");
+            } else {
+                println!(
+                    "{who}: its Slurm job {job} is no longer queued or running; the next look at the record ends it"
+                );
+            }
             continue;
         }
         let Some(dir) = active.run_dir.as_deref().map(std::path::PathBuf::from) else {
@@ -46,10 +71,6 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(&request, by).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", request.display()))?;
         let runner = active.runner.as_ref().map(|r| format!("pid {} on {}", r.pid, r.host)).unwrap_or_default();
         println!("{who}: asked its runner ({runner}) to stop it");
-    }
-    if asked == 0 {
-        eprintln!("nothing going on matches {}", args.targets.join(", "));
-        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -164,6 +164,7 @@ mod tests {
             repeat: 0,
             run_dir: dir.clone(),
             env: Default::default(),
+            replaying: false,
         };
         let mut policy = CheckpointPolicy::new(Some(2), Some(1), Some("val_loss"), false);
         let losses = [0.9, 0.3, 0.5, 0.6, 0.7];

@@ -129,6 +129,7 @@ mod tests {
             repeat: 0,
             run_dir: std::env::temp_dir(),
             env: Default::default(),
+            replaying: false,
         }
     }
 

@@ -132,7 +132,7 @@ impl Callback for Hooks {
     }
 
     fn on_epoch_end(&mut self, run: &CallbackRun, epoch: i64, metrics: &[(String, f64)], actions: &mut Vec<Action>) {
-        if let Some(cmd) = self.on_epoch_end.clone() {
+        if let Some(cmd) = self.on_epoch_end.clone().filter(|_| !run.replaying) {
             let mut extra = metric_env(metrics);
             extra.push(("EXPMAN_EPOCH".into(), epoch.to_string()));
             self.submit(run, "on_epoch_end", &cmd, extra);

@@ -38,6 +38,11 @@ pub struct CallbackRun {
     pub run_dir: PathBuf,
     /// The environment the run got (for hooks).
     pub env: BTreeMap<String, String>,
+    /// True while the events of a run a runner re-attached to are fed
+    /// again from the start (a Slurm job after `--resume`): callbacks
+    /// rebuild their state from them and act on nothing outside (hooks do
+    /// not run; what they ask is dropped, except a stop).
+    pub replaying: bool,
 }
 
 /// What a callback asks the runner to do.
@@ -152,6 +157,15 @@ impl RunCallbacks {
             }
         }
         actions
+    }
+
+    /// Feeds events the run reported before its runner re-attached (see
+    /// [`CallbackRun::replaying`]); only a stop they lead to is kept.
+    pub fn replay(&mut self, events: &[StreamEvent]) -> Vec<Action> {
+        self.run.replaying = true;
+        let actions = self.feed(events);
+        self.run.replaying = false;
+        actions.into_iter().filter(|a| matches!(a, Action::Stop { .. })).collect()
     }
 
     pub fn end(&mut self, status: RunStatus) -> Vec<Action> {

@@ -141,14 +141,16 @@ pub fn spawn(
             match command {
                 Some(Command::Watch { run_id, run_dir, offset, mut callbacks }) => {
                     let streaming = callbacks.as_ref().is_some_and(|c| !c.is_empty());
-                    if let Some(cbs) = callbacks.as_mut() {
-                        let actions = cbs.start();
-                        act(&mut store, run_id, actions, &reports);
-                    }
-                    // A run watched again (a Slurm job re-attached) continues its steps.
-                    let next = if offset > 0 { store.next_steps(run_id).unwrap_or_default() } else { HashMap::new() };
-                    let reader = EventReader::new(run_id, &run_dir, offset, next).streaming(streaming);
-                    readers.insert(run_id, Watched { reader, callbacks, stop: None, epoch: None, latest: Vec::new() });
+                    let (reader, stop) = if offset == 0 {
+                        if let Some(cbs) = callbacks.as_mut() {
+                            let actions = cbs.start();
+                            act(&mut store, run_id, actions, &reports);
+                        }
+                        (EventReader::new(run_id, &run_dir, 0, HashMap::new()).streaming(streaming), None)
+                    } else {
+                        reread(&mut store, run_id, &run_dir, offset, streaming, callbacks.as_deref_mut(), &reports)
+                    };
+                    readers.insert(run_id, Watched { reader, callbacks, stop, epoch: None, latest: Vec::new() });
                 }
                 Some(Command::Drain { run_id, reply }) => {
                     let drained = match readers.remove(&run_id) {
@@ -178,6 +180,43 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// A run watched again (a Slurm job a runner re-attached to): what it
+/// reported up to `offset` is in the record already, so it is read again
+/// without ingesting, for the reader's epoch and step counters and for the
+/// callbacks' state (replayed: hooks do not run again); reading for the
+/// record goes on from `offset`. A stop the replay leads to is kept.
+fn reread(
+    store: &mut Store,
+    run_id: i64,
+    run_dir: &Path,
+    offset: u64,
+    streaming: bool,
+    mut callbacks: Option<&mut RunCallbacks>,
+    reports: &Sender<Report>,
+) -> (EventReader, Option<Action>) {
+    let mut reader = EventReader::new(run_id, run_dir, 0, HashMap::new()).streaming(streaming).until(offset);
+    let mut stop = None;
+    while reader.offset() < offset {
+        let Ok((batch, progress)) = reader.read(false) else { break };
+        if batch.offset == batch.from_offset {
+            break;
+        }
+        if let Some(cbs) = callbacks.as_deref_mut() {
+            let actions = cbs.replay(&progress.stream);
+            stop = stop.or_else(|| actions.first().cloned());
+            act(store, run_id, actions, reports);
+        }
+    }
+    if reader.offset() == offset {
+        reader.unlimited();
+        return (reader, stop);
+    }
+    // The file is shorter than the record says (it was truncated): go on
+    // from the offset with the record's step counters.
+    let next = store.next_steps(run_id).unwrap_or_default();
+    (EventReader::new(run_id, run_dir, offset, next).streaming(streaming), stop)
 }
 
 /// Hands a read's events to the run's callbacks.

@@ -93,7 +93,7 @@ fn start(
                 ));
             }
             let name = crate::slurm::job_name(ctx.project.experiment_name(), &plan.trial, plan.repeat, &queued.run.uid);
-            slurm.launch(spec, &name)
+            slurm.launch(spec, &name, plan.pipeline.timeout.map(|t| t.0))
         }
         None => pipeline.launch(spec),
     }
@@ -110,7 +110,11 @@ fn start(
         git: git.as_ref().map(|g| (g.commit.as_str(), g.dirty)),
         job: job.as_deref(),
     };
-    store.mark_running(queued.run.id, &started).map_err(|e| e.to_string())?;
+    if let Err(e) = store.mark_running(queued.run.id, &started) {
+        // Started but not on record: nobody would watch or stop it.
+        running.stopper().terminate();
+        return Err(e.to_string());
+    }
     let stopper = running.stopper();
     wait_in_thread(running, queued.run.id, &queued.run.uid, tx)?;
     Ok(Launched { stopper, grace, pid, callbacks })
@@ -134,6 +138,7 @@ pub fn run_callbacks(
             repeat: plan.repeat,
             run_dir: run_dir.to_path_buf(),
             env,
+            replaying: false,
         },
         built,
     ))))

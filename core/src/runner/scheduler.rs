@@ -140,7 +140,7 @@ impl<'a> Scheduler<'a> {
 
         let resources = project.env.resources.clone().unwrap_or_default();
         let slurm = (resources.executor == Some(ExecutorKind::Slurm))
-            .then(|| SlurmExecutor::new(SlurmSettings::from_resources(&resources, None)));
+            .then(|| SlurmExecutor::new(SlurmSettings::from_resources(&resources)));
         // With `--resume`, Slurm jobs an earlier runner left behind (still
         // queued or running) are watched again, not submitted again.
         let mut orphans = match (&slurm, options.resume) {
@@ -384,6 +384,15 @@ impl<'a> Scheduler<'a> {
 
     fn launch_while_room(&mut self) -> Result<(), RunError> {
         while !self.cancelling && self.active.len() < self.parallel {
+            // Submitting hundreds of Slurm jobs takes a while: Ctrl-C stops
+            // the submitting, and the runner keeps saying it is alive.
+            if self.options.cancel.load(Ordering::SeqCst) {
+                break;
+            }
+            if self.last_heartbeat.elapsed() > Duration::from_secs(15) {
+                self.store.heartbeat(self.runner_id)?;
+                self.last_heartbeat = Instant::now();
+            }
             let Some(next) = self.queue.pop_front() else { break };
             let gpus = match self.gpu_pool.as_mut() {
                 Some(pool) => match pool.take() {
@@ -407,7 +416,12 @@ impl<'a> Scheduler<'a> {
                         handle.add(info.run.id, pid);
                     }
                     self.observer.on_event(RunnerEvent::Started { run: &info });
-                    let deadline = next.plan.pipeline.timeout.map(|t| Instant::now() + t.0);
+                    // On Slurm the job's time limit is the timeout (it
+                    // counts from the job's start, not its submission).
+                    let deadline = match self.ctx.slurm {
+                        Some(_) => None,
+                        None => next.plan.pipeline.timeout.map(|t| Instant::now() + t.0),
+                    };
                     let active =
                         Active { info, stopper, started: Instant::now(), deadline, stopping: None, grace, gpus };
                     self.active.insert(active.info.run.id, active);
@@ -721,7 +735,7 @@ impl<'a> Scheduler<'a> {
         let summary = format!("{} runs: {}", self.report.runs.len(), status_counts(&self.report));
         let kind = if self.cancelling { "experiment_cancelled" } else { "experiment_finished" };
         self.store.log_event(kind, Some(self.experiment_id), None, &summary)?;
-        Ok(self.report)
+        Ok(std::mem::take(&mut self.report))
     }
 }
 
@@ -731,6 +745,16 @@ fn ask_to_stop(info: &RunInfo, stopper: &Stopper) {
     let _ = std::fs::write(info.run_dir.join(STOP_FILE), b"expman asks this run to stop\n");
     if let Stopper::Flag(_) = stopper {
         stopper.terminate();
+    }
+}
+
+/// A scheduler that ends on an error (not through `close`) still stops
+/// its squeue thread: a long-lived kernel must not collect them.
+impl Drop for Scheduler<'_> {
+    fn drop(&mut self) {
+        if let Some(slurm) = &self.ctx.slurm {
+            slurm.poller.stop();
+        }
     }
 }
 

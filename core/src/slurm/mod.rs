@@ -46,14 +46,15 @@ pub struct SlurmSettings {
 }
 
 impl SlurmSettings {
-    /// From `resources`; the time limit defaults to `pipeline.timeout`.
-    pub fn from_resources(r: &ResourcesConfig, timeout: Option<Duration>) -> SlurmSettings {
+    /// From `resources` (a run's `pipeline.timeout` fills in a missing time
+    /// limit at submission).
+    pub fn from_resources(r: &ResourcesConfig) -> SlurmSettings {
         SlurmSettings {
             partition: r.partition.clone(),
             cpus: r.cpus_per_run,
             gpus: r.gpus_per_run,
             mem: r.mem_per_run.clone(),
-            time_limit: r.time_limit.as_ref().map(|t| t.0).or(timeout),
+            time_limit: r.time_limit.as_ref().map(|t| t.0),
             extra_args: r.extra_args.clone().unwrap_or_default(),
         }
     }
@@ -71,6 +72,12 @@ impl SlurmSettings {
             format!("{dir}/stdout.log"),
             "--error".into(),
             format!("{dir}/stderr.log"),
+            // The run's environment travels with the job (see `job_env`).
+            "--export=ALL".into(),
+            // A requeued job would run again into the same run directory
+            // and event file; a run that must go again is a new attempt
+            // (`--resume`). `extra_args: [--requeue]` overrides this.
+            "--no-requeue".into(),
         ];
         if let Some(p) = &self.partition {
             args.extend(["--partition".into(), p.clone()]);
@@ -104,24 +111,12 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// The job script: the run's environment, its working directory, the
-/// command, and the exit code into [`EXIT_FILE`].
-pub fn job_script(
-    uid: &str,
-    workdir: &Path,
-    env: &BTreeMap<String, String>,
-    argv: &[String],
-    run_dir: &Path,
-) -> String {
-    let mut s =
-        format!("#!/bin/sh\n# Written by expman for run {uid}: its environment, working directory and command.\n");
-    for (k, v) in env {
-        // Slurm sets what it manages itself (the GPUs it gave the job).
-        if k == "CUDA_VISIBLE_DEVICES" || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        s.push_str(&format!("export {k}={}\n", quote(v)));
-    }
+/// The job script: the run's working directory, the command, and the exit
+/// code into [`EXIT_FILE`]. The environment is not in it (it would put
+/// secrets on the shared filesystem): `sbatch --export=ALL` carries the
+/// run's environment from the submitting process (see [`job_env`]).
+pub fn job_script(uid: &str, workdir: &Path, argv: &[String], run_dir: &Path) -> String {
+    let mut s = format!("#!/bin/sh\n# Written by expman for run {uid}: its working directory and command.\n");
     s.push_str(&format!("cd {} || exit 97\n", quote(&workdir.display().to_string())));
     let command: Vec<String> = argv.iter().map(|a| quote(a)).collect();
     s.push_str(&command.join(" "));
@@ -136,12 +131,28 @@ pub fn job_script(
     s
 }
 
-/// Submits: writes the script, runs `sbatch`; the job id.
-pub fn submit(args: &[String], script: &str, run_dir: &Path) -> Result<String, String> {
+/// The environment `sbatch` runs with, and so the job's: the run's, less
+/// what the job's node and allocation decide (the runner's own Slurm job
+/// variables when it runs inside an allocation, its `TMPDIR`, and the GPUs,
+/// which Slurm sets from `--gres`).
+pub fn job_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let managed =
+        |k: &str| k.starts_with("SLURM_") || k.starts_with("SRUN_") || k == "TMPDIR" || k == "CUDA_VISIBLE_DEVICES";
+    env.iter().filter(|(k, _)| !managed(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Submits: writes the script (readable by its owner only), runs `sbatch`
+/// with the job's environment; the job id.
+pub fn submit(args: &[String], script: &str, run_dir: &Path, env: &BTreeMap<String, String>) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
     let path = run_dir.join(SCRIPT_FILE);
     std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("cannot make {} executable: {e}", path.display()))?;
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = process::tool("sbatch", &refs, run_dir)
+        .env_clear()
+        .envs(job_env(env))
         .output()
         .map_err(|e| format!("cannot run sbatch (is Slurm installed and on PATH?): {e}"))?;
     if !out.status.success() {
@@ -194,6 +205,22 @@ impl JobState {
         }
     }
 
+    /// Slurm 23.02 and later: the base state, then flags. A job that has a
+    /// final base state but is still completing (its processes handling
+    /// SIGTERM) has not ended; a requeued one is pending again.
+    pub fn with_flags(states: &[&str]) -> JobState {
+        let base = JobState::parse(states.first().copied().unwrap_or("PENDING"));
+        let flag =
+            |names: &[&str]| states.iter().skip(1).any(|s| names.contains(&s.trim().to_ascii_uppercase().as_str()));
+        if flag(&["REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "REQUEUE_CRON"]) {
+            JobState::Pending
+        } else if base.is_final() && flag(&["COMPLETING", "STAGE_OUT", "SIGNALING"]) {
+            JobState::Running
+        } else {
+            base
+        }
+    }
+
     pub fn is_final(&self) -> bool {
         !matches!(self, JobState::Pending | JobState::Running)
     }
@@ -243,7 +270,7 @@ pub fn parse_squeue(json: &str) -> Result<HashMap<String, JobInfo>, String> {
         };
         let state = match &job["job_state"] {
             Value::String(s) => JobState::parse(s),
-            Value::Array(a) => JobState::parse(a.first().and_then(Value::as_str).unwrap_or("PENDING")),
+            Value::Array(a) => JobState::with_flags(&a.iter().filter_map(Value::as_str).collect::<Vec<_>>()),
             _ => JobState::Pending,
         };
         let exit = match &job["exit_code"] {
@@ -285,7 +312,9 @@ pub enum Standing {
 /// See [`Standing`]. For an ended job the exit code the job script wrote
 /// is the program's own, so it wins over Slurm's.
 pub fn standing(job: &str, queued: Option<&JobInfo>, run_dir: &Path) -> Standing {
-    match queued {
+    // A job id Slurm gave again to another job (its state was wiped, or
+    // the ids wrapped) is not this run's: the job name ends with the run id.
+    match queued.filter(|info| belongs(info, run_dir)) {
         Some(info) if !info.state.is_final() => Standing::Alive(info.clone()),
         Some(info) => {
             let mut info = info.clone();
@@ -296,6 +325,27 @@ pub fn standing(job: &str, queued: Option<&JobInfo>, run_dir: &Path) -> Standing
         }
         None => final_state(job, run_dir).map_or(Standing::Unknown, Standing::Ended),
     }
+}
+
+/// Whether a job Slurm reports is the run's (of the run directory
+/// `.../<uid>`), by its name; a job without a name in the report is taken
+/// to be.
+fn belongs(info: &JobInfo, run_dir: &Path) -> bool {
+    let uid = run_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    info.name.as_deref().is_none_or(|name| is_run_job(name, uid))
+}
+
+/// Whether a job name is the one [`job_name`] gives run `uid`.
+pub fn is_run_job(name: &str, uid: &str) -> bool {
+    !uid.is_empty() && name.strip_suffix(uid).is_some_and(|rest| rest.ends_with('/'))
+}
+
+/// Whether `job` is still queued or running as run `uid`'s job.
+pub fn is_alive_as(job: &str, uid: &str) -> bool {
+    query(&[job.to_string()])
+        .ok()
+        .and_then(|mut found| found.remove(job))
+        .is_some_and(|info| !info.state.is_final() && info.name.as_deref().is_some_and(|name| is_run_job(name, uid)))
 }
 
 /// How a job that has left the queue ended: the exit code the job script
@@ -313,13 +363,25 @@ pub fn exit_file(run_dir: &Path) -> Option<i32> {
     std::fs::read_to_string(run_dir.join(EXIT_FILE)).ok()?.trim().parse().ok()
 }
 
-/// `sacct --completion` (the job completion log): state and `code:signal`.
+/// How an ended job ended, from Slurm's accounting (`sacct`), else, on
+/// clusters without slurmdbd, from its job completion log (`sacct
+/// --completion`): state and `code:signal`.
 pub fn completion(job: &str) -> Option<JobInfo> {
-    let out =
-        process::tool("sacct", &["--completion", "-j", job, "-o", "JobID,State,ExitCode", "-P", "-n"], Path::new("/"))
-            .output()
-            .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let fields = ["-j", job, "-o", "JobID,State,ExitCode", "-P", "-n"];
+    let accounting = [&["-X"][..], &fields[..]].concat();
+    let log = [&["--completion"][..], &fields[..]].concat();
+    [accounting, log].iter().find_map(|args| {
+        let out = process::tool("sacct", args, Path::new("/")).output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        parse_sacct(job, &String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+/// The last `JobID|State|ExitCode` line of `job` (`CANCELLED by 0` reads
+/// as CANCELLED).
+fn parse_sacct(job: &str, text: &str) -> Option<JobInfo> {
     let line = text.lines().rev().find(|l| l.split('|').next() == Some(job))?;
     let mut parts = line.split('|');
     let _ = parts.next();
@@ -360,7 +422,28 @@ mod tests {
         assert_eq!(jobs["9"].state, JobState::Timeout);
         assert_eq!(jobs["9"].exit, Some((0, 15)));
         assert_eq!(JobState::parse("NODE_FAIL"), JobState::Ended("NODE_FAIL".into()));
+        assert_eq!(JobState::with_flags(&["CANCELLED", "COMPLETING"]), JobState::Running, "still shutting down");
+        assert_eq!(JobState::with_flags(&["NODE_FAIL", "REQUEUED"]), JobState::Pending);
+        assert_eq!(JobState::with_flags(&["COMPLETED"]), JobState::Completed);
         assert!(!JobState::parse("COMPLETING").is_final());
+    }
+
+    #[test]
+    fn a_reused_job_id_is_not_the_run_s() {
+        let other = JobInfo { state: JobState::Running, exit: None, reason: None, name: Some("x/y/1/zzz".into()) };
+        let dir = Path::new("/w/exp/t/abc123");
+        assert!(!belongs(&other, dir));
+        let mine = JobInfo { name: Some("x/y/1/abc123".into()), ..other };
+        assert!(belongs(&mine, dir));
+        assert_eq!(standing("5", Some(&mine), dir), Standing::Alive(mine.clone()));
+        assert!(is_run_job("e/t/1/abc", "abc") && !is_run_job("e/t/1/xabc", "abc") && !is_run_job("abc", ""));
+    }
+
+    #[test]
+    fn sacct_lines() {
+        let text = "12|COMPLETED|0:0\n13|CANCELLED by 0|0:15\n13|CANCELLED by 0|0:15\n";
+        assert_eq!(parse_sacct("13", text).map(|i| (i.state, i.exit)), Some((JobState::Cancelled, Some((0, 15)))));
+        assert_eq!(parse_sacct("1", text), None);
     }
 
     #[test]
@@ -377,15 +460,18 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "--parsable --job-name exp/t/1/abc --chdir /w/exp/t/abc --output /w/exp/t/abc/stdout.log \
-             --error /w/exp/t/abc/stderr.log --partition gpu --cpus-per-task 4 --gres=gpu:1 --mem 8G --time 2 \
+             --error /w/exp/t/abc/stderr.log --export=ALL --no-requeue --partition gpu --cpus-per-task 4 --gres=gpu:1 --mem 8G --time 2 \
              --qos=short /w/exp/t/abc/job.sh"
         );
-        let env = BTreeMap::from([("A".to_string(), "it's".to_string()), ("CUDA_VISIBLE_DEVICES".into(), "0".into())]);
-        let script =
-            job_script("abc", Path::new("/w/src"), &env, &["python".into(), "train.py".into()], Path::new("/w/r"));
-        assert!(script.contains("export A='it'\\''s'\n"), "{script}");
-        assert!(!script.contains("CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs");
-        assert!(script.contains("cd '/w/src' || exit 97\n'python' 'train.py'\ncode=$?\n"), "{script}");
+        let script = job_script("abc", Path::new("/w/it's"), &["python".into(), "train.py".into()], Path::new("/w/r"));
+        assert!(script.contains("cd '/w/it'\\''s' || exit 97\n'python' 'train.py'\ncode=$?\n"), "{script}");
+        let env = BTreeMap::from([
+            ("A".to_string(), "1".to_string()),
+            ("CUDA_VISIBLE_DEVICES".into(), "0".into()),
+            ("SLURM_JOB_ID".into(), "7".into()),
+            ("TMPDIR".into(), "/tmp/x".into()),
+        ]);
+        assert_eq!(job_env(&env).into_keys().collect::<Vec<_>>(), ["A"], "Slurm and the node set the others");
         assert_eq!(job_name("my exp", "lr[a=1,b=2]", 0, "u1"), "my_exp/lr[a=1_b=2]/1/u1");
     }
 }

@@ -96,6 +96,8 @@ impl Poller {
     }
 
     fn run(&self) {
+        // Since when Slurm does not answer (said once, not every round).
+        let mut failing_since: Option<Instant> = None;
         loop {
             let (ids, dirs): (Vec<String>, HashMap<String, PathBuf>) = {
                 let shared = self.lock();
@@ -112,6 +114,9 @@ impl Poller {
                 match query(&ids) {
                     Ok(found) => {
                         let now = Instant::now();
+                        if let Some(since) = failing_since.take() {
+                            tracing::info!("Slurm answers again (after {} s)", since.elapsed().as_secs());
+                        }
                         // Outside the lock: exit files and the completion log.
                         let standings: Vec<(String, Standing)> =
                             ids.iter().map(|id| (id.clone(), standing(id, found.get(id), &dirs[id]))).collect();
@@ -140,7 +145,15 @@ impl Poller {
                         drop(shared);
                         self.shared.1.notify_all();
                     }
-                    Err(e) => tracing::warn!("{e}; asking again"),
+                    Err(e) => {
+                        if failing_since.is_none() {
+                            tracing::warn!(
+                                "{e}; the jobs are left as they are, and Slurm is asked again every {} s",
+                                INTERVAL.as_secs()
+                            );
+                            failing_since = Some(Instant::now());
+                        }
+                    }
                 }
             }
             // Until the next round, or until a new job is watched.

@@ -27,8 +27,18 @@ impl SlurmExecutor {
         SlurmExecutor { settings, poller: Poller::start() }
     }
 
-    /// Writes the run's job script and submits it.
-    pub fn launch(&self, spec: LaunchSpec, name: &str) -> Result<Box<dyn Running>, RunError> {
+    /// Writes the run's job script and submits it. Without
+    /// `resources.time_limit`, the run's `pipeline.timeout` is the job's
+    /// time limit: Slurm counts it from when the job starts, not from
+    /// submission, and keeps counting when no runner watches.
+    pub fn launch(
+        &self,
+        spec: LaunchSpec,
+        name: &str,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Box<dyn Running>, RunError> {
+        let mut settings = self.settings.clone();
+        settings.time_limit = settings.time_limit.or(timeout);
         let argv = spec
             .pipeline
             .command
@@ -36,9 +46,9 @@ impl SlurmExecutor {
             .map(|c| c.argv())
             .filter(|a| !a.is_empty())
             .ok_or_else(|| RunError::Invalid("a Slurm run needs `pipeline.command`".into()))?;
-        let script = job_script(&spec.run_uid, &spec.workdir, &spec.env, &argv, &spec.run_dir);
-        let args = self.settings.sbatch_args(name, &spec.run_dir);
-        let job = submit(&args, &script, &spec.run_dir).map_err(RunError::Invalid)?;
+        let script = job_script(&spec.run_uid, &spec.workdir, &argv, &spec.run_dir);
+        let args = settings.sbatch_args(name, &spec.run_dir);
+        let job = submit(&args, &script, &spec.run_dir, &spec.env).map_err(RunError::Invalid)?;
         self.poller.watch(&job, spec.run_dir.clone());
         Ok(Box::new(SlurmRunning { job, args, poller: self.poller.clone() }))
     }

@@ -190,6 +190,27 @@ impl Store {
         })
     }
 
+    /// Records how a run ended, only while `runner` (the one recovery found
+    /// gone) still owns it: a runner that re-attached meanwhile wins.
+    pub fn finish_orphan(&mut self, run_id: i64, runner: Option<i64>, finish: &RunFinish) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, error = ?5, ended_at = ?6
+                 WHERE id = ?1 AND status IN ('PENDING', 'RUNNING') AND runner_id IS ?7",
+                params![
+                    run_id,
+                    finish.status.as_str(),
+                    finish.exit_code,
+                    finish.signal,
+                    finish.error,
+                    finish.ended_at,
+                    runner
+                ],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
     /// Records how a run ended. A run already final is left as it is.
     pub fn finish_run(&mut self, run_id: i64, finish: &RunFinish) -> Result<bool, StoreError> {
         self.write(|tx| {
