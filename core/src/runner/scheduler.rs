@@ -98,6 +98,9 @@ impl<'a> Scheduler<'a> {
         options: &'a RunnerOptions,
         observer: &'a mut dyn Observer,
     ) -> Result<Scheduler<'a>, RunError> {
+        if let Some(r) = project.env.resources.as_ref().filter(|r| r.executor == Some(ExecutorKind::Slurm)) {
+            crate::slurm::check_extra_args(r.extra_args.as_deref().unwrap_or(&[])).map_err(RunError::Invalid)?;
+        }
         let hardware = project.env.hardware.clone().unwrap_or_default();
         let gpu_mode = hardware.gpu.clone().unwrap_or(GpuMode::Auto);
         // Fail fast, before anything is recorded, when GPUs are required.
@@ -653,9 +656,14 @@ impl<'a> Scheduler<'a> {
         if self.options.cancel.load(Ordering::SeqCst) && !self.cancelling {
             self.cancelling = true;
             self.observer.on_event(RunnerEvent::Cancelling { active: self.active.len() });
+            // Slurm jobs: one scancel for all of them.
+            let mut jobs = Vec::new();
             for a in self.active.values_mut() {
                 ask_to_stop(&a.info, &a.stopper);
-                a.stopper.terminate();
+                match &a.stopper {
+                    Stopper::Slurm(job) => jobs.push(job.clone()),
+                    other => other.terminate(),
+                }
                 let stopping = a.stopping.get_or_insert(Stopping {
                     status: RunStatus::Killed,
                     message: None,
@@ -665,6 +673,7 @@ impl<'a> Scheduler<'a> {
                 stopping.terminate_at = None;
                 stopping.kill_at = Some(now + a.grace);
             }
+            crate::slurm::cancel_all(&jobs);
         }
         for a in self.active.values_mut() {
             if a.stopping.is_none() && a.deadline.is_some_and(|d| now >= d) {

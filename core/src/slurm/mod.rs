@@ -170,11 +170,30 @@ pub fn submit(args: &[String], script: &str, run_dir: &Path, env: &BTreeMap<Stri
 /// Cancels a job (`scancel`: SIGTERM to the job and its steps, SIGKILL
 /// after the cluster's `KillWait`; the job ends CANCELLED).
 pub fn cancel(job: &str) {
-    let refs = [job];
+    cancel_all(&[job.to_string()]);
+}
+
+/// Cancels jobs, all in one `scancel` call.
+pub fn cancel_all(jobs: &[String]) {
+    if jobs.is_empty() {
+        return;
+    }
+    let refs: Vec<&str> = jobs.iter().map(String::as_str).collect();
     match process::tool("scancel", &refs, Path::new("/")).output() {
         Ok(out) if out.status.success() => {}
-        Ok(out) => tracing::warn!("scancel {job}: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        Ok(out) => tracing::warn!("scancel {}: {}", jobs.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
         Err(e) => tracing::warn!("cannot run scancel: {e}"),
+    }
+}
+
+/// Multi-cluster submission (`sbatch -M`) is not supported: the job ids
+/// the runner keeps would not name a cluster.
+pub fn check_extra_args(args: &[String]) -> Result<(), String> {
+    match args.iter().find(|a| *a == "-M" || a.starts_with("--clusters") || (a.starts_with("-M") && a.len() > 2)) {
+        Some(arg) => Err(format!(
+            "`resources.extra_args`: `{arg}` (several clusters) is not supported; submit from a login node of the cluster the runs are for"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -437,6 +456,14 @@ mod tests {
         assert!(belongs(&mine, dir));
         assert_eq!(standing("5", Some(&mine), dir), Standing::Alive(mine.clone()));
         assert!(is_run_job("e/t/1/abc", "abc") && !is_run_job("e/t/1/xabc", "abc") && !is_run_job("abc", ""));
+    }
+
+    #[test]
+    fn several_clusters_are_refused() {
+        assert!(check_extra_args(&["--qos=short".into(), "--account=ml".into()]).is_ok());
+        for arg in ["-M", "-Mgpu", "--clusters=a,b"] {
+            assert!(check_extra_args(&[arg.to_string()]).unwrap_err().contains("not supported"), "{arg}");
+        }
     }
 
     #[test]
