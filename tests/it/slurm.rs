@@ -317,3 +317,27 @@ fn a_job_slurm_refuses_fails_its_run_with_sbatch_s_reason() {
     let error = run["error"].as_str().unwrap();
     assert!(error.starts_with("sbatch refused the job:") && error.contains("partition"), "{error}");
 }
+
+#[test]
+fn expman_stop_cancels_a_job_no_runner_watches() {
+    let Some(_cluster) = cluster() else { return };
+    let tmp = TempDir::new("slurm-stop-orphan");
+    let dir = tmp.path().join("exp");
+    slurm_experiment(&dir, "orphaned", SLURM_ENV, "pipeline: {command: [FAKE, --hang]}\n", "- name: forever\n");
+    let db = dir.join("out/expman.db");
+    let mut child = spawn_run(&dir, &[]);
+    let job = running_jobs(&db, 1).remove(0);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    // The job goes on without its runner.
+    assert_eq!(job_state(&job), "RUNNING");
+    let stop = expman_in(&dir, &["stop", "forever"]);
+    let text = String::from_utf8_lossy(&stop.stdout);
+    assert!(
+        stop.status.success() && text.contains(&format!("no runner watches it; cancelled Slurm job {job}")),
+        "{text}"
+    );
+    assert!(wait_until(Duration::from_secs(30), || job_state(&job) != "RUNNING"), "{}", job_state(&job));
+    // The next look at the record ends it as Slurm does.
+    assert!(wait_until(Duration::from_secs(30), || runs_json(&dir)[0]["status"] == "KILLED"), "{:?}", runs_json(&dir));
+}
