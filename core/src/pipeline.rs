@@ -141,15 +141,21 @@ struct ProcessRunning {
     argv: Vec<String>,
 }
 
-impl Pipeline for ProcessPipeline {
-    fn launch(&self, spec: LaunchSpec) -> Result<Box<dyn Running>, RunError> {
-        let argv = spec
-            .pipeline
+impl LaunchSpec {
+    /// `pipeline.command` as argv; `who` needs one (for the message).
+    pub fn command(&self, who: &str) -> Result<Vec<String>, RunError> {
+        self.pipeline
             .command
             .as_ref()
             .map(|c| c.argv())
             .filter(|a| !a.is_empty())
-            .ok_or_else(|| RunError::Invalid("the process pipeline needs `pipeline.command`".into()))?;
+            .ok_or_else(|| RunError::Invalid(format!("{who} needs `pipeline.command`")))
+    }
+}
+
+impl Pipeline for ProcessPipeline {
+    fn launch(&self, spec: LaunchSpec) -> Result<Box<dyn Running>, RunError> {
+        let argv = spec.command("the process pipeline")?;
         let program = resolve_program(&argv[0], &spec.workdir, spec.env.get("PATH").map(String::as_str));
         let mut cmd = process::command(&program, &argv[1..], &spec.workdir, &spec.env);
         cmd.stdout(spec.stdout).stderr(spec.stderr);

@@ -39,13 +39,7 @@ impl SlurmExecutor {
     ) -> Result<Box<dyn Running>, RunError> {
         let mut settings = self.settings.clone();
         settings.time_limit = settings.time_limit.or(timeout);
-        let argv = spec
-            .pipeline
-            .command
-            .as_ref()
-            .map(|c| c.argv())
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| RunError::Invalid("a Slurm run needs `pipeline.command`".into()))?;
+        let argv = spec.command("a Slurm run")?;
         let script = job_script(&spec.run_uid, &spec.workdir, &argv, &spec.run_dir);
         let args = settings.sbatch_args(name, &spec.run_dir);
         let job = submit(&args, &script, &spec.run_dir, &spec.env).map_err(RunError::Invalid)?;
