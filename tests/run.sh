@@ -9,7 +9,9 @@
 # Installs, where missing: the Python test tools into .venv-test (pip,
 # pinned in tests/python/requirements.txt) and, as root on Debian/Ubuntu,
 # Neovim (apt-get) for the editor smoke test and slurm-wlm with munge for a
-# one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh). Needs python3 (3.11+),
+# one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh), and
+# mariadb-server for a private MariaDB on 127.0.0.1:53307
+# (tests/engines/mariadb-start.sh). Needs python3 (3.11+),
 # Node.js 20+ with npm, and network access to PyPI and npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,14 +23,24 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-# A one-node Slurm cluster for the Slurm executor's tests, started in the
-# background while the build runs (the first time it installs slurm-wlm and
-# munge, as root). Stopped at the end, by the PIDs its script recorded.
+# The servers the tests need, started in the background while the build
+# runs, one after the other (both may need apt-get the first time, as
+# root): a one-node Slurm cluster for the Slurm executor, a private MariaDB
+# on 127.0.0.1 for the MySQL back end. Stopped at the end, by the PIDs their
+# scripts recorded.
 mkdir -p target
 slurm_log=target/slurm-start.log
-tests/engines/slurm-start.sh >"$slurm_log" 2>&1 &
-slurm_pid=$!
-trap 'tests/engines/slurm-stop.sh 2>/dev/null || true' EXIT
+mariadb_log=target/mariadb-start.log
+rm -f target/slurm-start.rc target/mariadb-start.rc
+(
+  for engine in slurm mariadb; do
+    rc=0
+    "tests/engines/$engine-start.sh" >"target/$engine-start.log" 2>&1 || rc=$?
+    echo "$rc" >"target/$engine-start.rc"
+  done
+) &
+engines_pid=$!
+trap 'tests/engines/slurm-stop.sh 2>/dev/null || true; tests/engines/mariadb-stop.sh 2>/dev/null || true' EXIT
 
 if [[ -z "${SKIP_LINT:-}" ]]; then
   log "cargo fmt --check"
@@ -40,17 +52,29 @@ fi
 log "build every binary (expman, fake-trial) once"
 cargo build --workspace --bins --locked
 
-log "Slurm cluster (tests/engines/slurm-start.sh)"
-if wait "$slurm_pid"; then
-  tail -n 1 "$slurm_log" >&2
-  export EXPMAN_TEST_SLURM=1
-else
-  cat "$slurm_log" >&2
+log "Slurm cluster and MariaDB server (tests/engines/)"
+wait "$engines_pid" || true
+# engine NAME LOG: whether it started; on CI it must.
+engine() {
+  if [[ "$(cat "target/$1-start.rc" 2>/dev/null)" == 0 ]]; then
+    return 0
+  fi
+  cat "$2" >&2
   if [[ "${CI:-}" == "true" ]]; then
-    echo "CI needs the Slurm cluster" >&2
+    echo "CI needs $1 (tests/engines/$1-start.sh)" >&2
     exit 1
   fi
-  echo "no Slurm cluster here: the Slurm executor tests are skipped" >&2
+  echo "no $1 here: its tests are skipped" >&2
+  return 1
+}
+if engine slurm "$slurm_log"; then
+  grep 'ready' "$slurm_log" >&2 || true
+  export EXPMAN_TEST_SLURM=1
+fi
+if engine mariadb "$mariadb_log"; then
+  grep 'ready' "$mariadb_log" >&2 || true
+  EXPMAN_TEST_MARIADB="$(tail -n 1 "$mariadb_log")"
+  export EXPMAN_TEST_MARIADB EXPMAN_DB_PASSWORD="${MARIADB_PASSWORD:-Tq9-team-secret}"
 fi
 
 log "cargo test"

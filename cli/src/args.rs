@@ -530,25 +530,53 @@ pub struct HwArgs {
 pub enum DbCommand {
     /// The schema version and what would be migrated.
     #[command(
-        after_help = "Examples:\n  expman db status --dir examples/quickstart\n  expman db status --workspace outputs"
+        after_help = "Examples:\n  expman db status --dir examples/quickstart\n  expman db status --workspace outputs\n  EXPMAN_DB_PASSWORD=... expman db status --database mysql://me@db.example:3306/team"
     )]
-    Status(RecordArgs),
+    Status(DbArgs),
     /// Bring the schema up to date.
     #[command(
-        after_help = "Examples:\n  expman db migrate --dir examples/quickstart\n\nEach migration runs in its own transaction; other expman processes may keep using the database."
+        after_help = "Examples:\n  expman db migrate --dir examples/quickstart\n  EXPMAN_DB_PASSWORD=... expman db migrate --database mysql://me@db.example:3306/team\n\nSQLite: each migration runs in its own transaction; other expman processes may keep using the database.\nMySQL/MariaDB: one migrating process at a time (a server lock); a migration cut off half-way goes on from\nthe statement it reached the next time."
     )]
-    Migrate(RecordArgs),
+    Migrate(DbArgs),
     /// Undo migrations (one, or down to `--to`).
     #[command(
-        after_help = "Examples:\n  expman db rollback              # the last migration\n  expman db rollback --to 2       # down to version 2\n\nRolling back drops what later migrations added; back up expman.db first."
+        after_help = "Examples:\n  expman db rollback              # the last migration\n  expman db rollback --to 2       # down to version 2\n\nRolling back drops what later migrations added; back up the database first."
     )]
     Rollback {
         #[command(flatten)]
-        record: RecordArgs,
+        db: DbArgs,
         /// The version to go back to.
         #[arg(long)]
         to: Option<i64>,
     },
+    /// Copy a history into another database (a local SQLite file into the team's MySQL/MariaDB database, or back).
+    #[command(
+        after_help = "Examples:\n  EXPMAN_DB_PASSWORD=... expman db copy --from sqlite:outputs/expman.db --to mysql://me@db.example:3306/team\n  EXPMAN_DB_PASSWORD=... expman db copy --from mysql://me@db.example/team --to sqlite:team-copy.db\n\nMerges: experiments by name, trials by name, runs by id. A run the destination got from this same\nsource is brought up to date (its new points appended); one it got elsewhere is left alone, so copying\nagain copies only what is new. Each run goes over in one transaction with all its rows. The password comes from EXPMAN_DB_PASSWORD,\nnever from the URL; `?ssl-mode=REQUIRED` (or VERIFY_IDENTITY) for TLS."
+    )]
+    /// Send this workspace's runs to its team database (`database: {type: mysql}` in env.yaml) now.
+    #[command(
+        after_help = "Examples:\n  EXPMAN_DB_PASSWORD=... expman db push --dir examples/quickstart\n\nA runner sends its runs as they go; what it could not send (the server was down, the runner was\nkilled) stays in the local record until this, the next `expman run` or any read of the record sends it.\nNothing is sent twice."
+    )]
+    Push(DbArgs),
+    Copy {
+        /// `sqlite:PATH` or `mysql://user@host:port/database`.
+        #[arg(long)]
+        from: String,
+        /// `sqlite:PATH` (created if missing) or `mysql://user@host:port/database`.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+/// Which database a `db` command means.
+#[derive(Clone, Debug, Default, Args)]
+pub struct DbArgs {
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// A MySQL/MariaDB database instead of the workspace's SQLite file:
+    /// `mysql://user@host:port/database` (password in EXPMAN_DB_PASSWORD).
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -17,6 +17,8 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("database {path}: cannot roll back below version {target} (at {current})")]
     BadRollback { path: PathBuf, current: i64, target: i64 },
+    #[error("database {target}: {message}")]
+    Mysql { target: String, message: String },
     #[error("no run matches `{0}`")]
     NoSuchRun(String),
     #[error("`{0}` matches several runs; give more of the id")]

@@ -33,6 +33,7 @@ pub mod runner;
 pub mod slurm;
 pub mod store;
 pub mod summary;
+pub mod team;
 pub mod time;
 pub mod trackers;
 pub mod workspace;

@@ -12,15 +12,19 @@ use expman_schema::model::DatabaseKind;
 
 use crate::error::{RunError, StoreError};
 use crate::store::Store;
+use crate::team::TeamDatabase;
 
 /// The helper module trials import (`import expman_client`).
 pub const PYTHON_CLIENT: &str = include_str!("../python/expman_client.py");
 
-/// A workspace and its database file.
+/// A workspace, its database file, and the team database it sends its
+/// runs to (when `env.yaml` names one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workspace {
     pub root: PathBuf,
+    /// The local record (SQLite).
     pub database: PathBuf,
+    pub team: Option<TeamDatabase>,
 }
 
 /// Where a command was told to look for the record.
@@ -43,26 +47,38 @@ impl Workspace {
     pub fn for_project(project: &Project) -> Result<Workspace, RunError> {
         let root = project.workspace();
         let db = project.env.database.as_ref();
-        if let Some(DatabaseKind::Mysql) = db.and_then(|d| d.kind.as_ref()) {
-            return Err(RunError::Invalid(
-                "`database.type: mysql` is not supported by this version of expman yet; use the default SQLite database".into(),
-            ));
-        }
+        let team = match db {
+            Some(d) if d.kind == Some(DatabaseKind::Mysql) => {
+                let Some(url) = d.url.as_deref().filter(|u| !u.trim().is_empty()) else {
+                    return Err(RunError::Invalid(format!(
+                        "{}: `database.type: mysql` needs `database.url: mysql://user@host:3306/database`",
+                        project.dir.join("env.yaml").display()
+                    )));
+                };
+                Some(TeamDatabase::new(url, d.password.clone()))
+            }
+            _ => None,
+        };
         let path = db.and_then(|d| d.path.as_deref()).unwrap_or("expman.db");
         let database = if Path::new(path).is_absolute() { PathBuf::from(path) } else { root.join(path) };
-        Ok(Workspace { root, database })
+        Ok(Workspace { root, database, team })
     }
 
     /// The workspace at `root`, with the database its marker names (or the
     /// default `expman.db`).
     pub fn at(root: &Path) -> Workspace {
-        let database = std::fs::read_to_string(root.join(MARKER))
+        let marker = std::fs::read_to_string(root.join(MARKER))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["database"].as_str().map(PathBuf::from))
+            .unwrap_or_default();
+        let database = marker["database"]
+            .as_str()
+            .map(PathBuf::from)
             .map(|p| if p.is_absolute() { p } else { root.join(p) })
             .unwrap_or_else(|| root.join("expman.db"));
-        Workspace { root: root.to_path_buf(), database }
+        // The password is never in the marker: it comes from the environment.
+        let team = marker["team"].as_str().map(|url| TeamDatabase::new(url, None));
+        Workspace { root: root.to_path_buf(), database, team }
     }
 
     /// Finds the workspace for a command that reads the record: `--workspace`,
@@ -109,7 +125,11 @@ impl Workspace {
         std::fs::create_dir_all(&python).map_err(|e| RunError::io(&python, e))?;
         let marker = self.root.join(MARKER);
         let db = self.database.strip_prefix(&self.root).unwrap_or(&self.database);
-        let text = serde_json::json!({ "database": db.display().to_string() }).to_string();
+        let mut text = serde_json::json!({ "database": db.display().to_string() });
+        if let Some(team) = &self.team {
+            text["team"] = team.url.clone().into();
+        }
+        let text = text.to_string();
         if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
             std::fs::write(&marker, text).map_err(|e| RunError::io(&marker, e))?;
         }
@@ -131,9 +151,19 @@ impl Workspace {
         Ok(store)
     }
 
-    /// Whether the database exists yet.
+    /// The record as commands that read see it: the local record, or
+    /// with a team database, everyone's runs (see [`crate::team`]).
+    pub fn open_view(&self) -> Result<Store, StoreError> {
+        let mut local = self.open_store()?;
+        match &self.team {
+            Some(team) => crate::team::open_view(&self.root, &mut local, team),
+            None => Ok(local),
+        }
+    }
+
+    /// Whether there is a record to read yet (a team database always is).
     pub fn has_database(&self) -> bool {
-        self.database.is_file()
+        self.team.is_some() || self.database.is_file()
     }
 
     pub fn python_dir(&self) -> PathBuf {

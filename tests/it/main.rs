@@ -6,6 +6,7 @@ mod cli_config;
 mod cli_record;
 mod config_corpus;
 mod hardware_capture;
+mod mariadb;
 mod python_client;
 mod query;
 mod runner;

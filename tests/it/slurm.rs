@@ -108,7 +108,18 @@ fn the_quickstart_runs_through_slurm() {
     let dir = tmp.path().join("quickstart");
     copy_dir(&repo_root().join("examples/quickstart"), &dir);
     std::fs::remove_dir_all(dir.join("with_trackers")).ok();
-    let env = "workspace: outputs\nresources: {executor: slurm, cpus_per_run: 1, time_limit: 10m}\nhardware: {interval: 1s}\n";
+    let mut env =
+        "workspace: outputs\nresources: {executor: slurm, cpus_per_run: 1, time_limit: 10m}\nhardware: {interval: 1s}\n"
+            .to_string();
+    // With a MariaDB server too (as on CI), the second section of the
+    // issue's "done when": the runs are recorded in the team database.
+    let team = std::env::var("EXPMAN_TEST_MARIADB").ok().map(|server| {
+        let url = crate::mariadb::fresh_database(&server, "slurm_quickstart");
+        env.push_str(&format!(
+            "database: {{type: mysql, url: \"{url}\", password: \"${{env:EXPMAN_DB_PASSWORD}}\"}}\n"
+        ));
+        url
+    });
     std::fs::write(dir.join("env.yaml"), env).unwrap();
 
     let dry = expman_in(&dir, &["run", ".", "--dry-run", "--trial", "baseline"]);
@@ -139,6 +150,24 @@ fn the_quickstart_runs_through_slurm() {
         assert!(line.contains("JobState=COMPLETED") && line.contains(&format!("/{uid}")), "{line}");
     }
     assert_every_point_recorded(&db);
+    if let Some(url) = team {
+        // Every run is in the team database, and a workspace that ran
+        // nothing sees them all as they ended.
+        let mut server = crate::mariadb::mysql(&url);
+        assert_eq!(crate::mariadb::count(&mut server, "SELECT COUNT(*) FROM runs WHERE job_id IS NOT NULL"), 10);
+        let other = tmp.path().join("colleague");
+        fake_experiment(&other, "other", "pipeline: {command: [FAKE]}\n", "- name: x\n");
+        let env = format!(
+            "workspace: out\ndatabase: {{type: mysql, url: \"{url}\", password: \"${{env:EXPMAN_DB_PASSWORD}}\"}}\n"
+        );
+        std::fs::write(other.join("env.yaml"), env).unwrap();
+        let out = expman_in(&other, &["runs", "--all-experiments", "--format", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let success = rows.iter().filter(|r| r["status"] == "SUCCESS").count();
+        let stopped = rows.iter().filter(|r| r["status"] == "EARLY_STOPPED").count();
+        assert_eq!((rows.len(), success, stopped), (10, 4, 6));
+    }
 }
 
 #[test]

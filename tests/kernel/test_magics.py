@@ -12,9 +12,11 @@ The read-only tests share one kernel that has run a small experiment
 loss 0.25), two repeats each. The others start their own kernel."""
 
 import json
+import os
 import pathlib
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -401,3 +403,48 @@ def test_hw_watch_updates_one_display_in_place(kernel):
     assert len(updates) >= 2, [m["msg_type"] for m in ex.outputs]
     assert all(u["content"]["transient"]["display_id"] == display_id for u in updates)
     assert "cpu" in updates[-1]["content"]["data"]["text/plain"]
+
+
+# --- the team database --------------------------------------------------------------
+
+
+def fresh_team_database(name):
+    """A fresh database `expman_<name>` on the MariaDB tests/run.sh started; its URL."""
+    server = os.environ["EXPMAN_TEST_MARIADB"]
+    host, port = re.match(r"mysql://[^@]+@([^:/]+):(\d+)/", server).groups()
+    user = re.match(r"mysql://([^@]+)@", server).group(1)
+    database = f"expman_{name}"
+    subprocess.run(
+        ["mariadb", "--no-defaults", "--protocol=TCP", "-h", host, "-P", port, "-u", user,
+         "-e", f"DROP DATABASE IF EXISTS `{database}`; CREATE DATABASE `{database}`"],
+        env={**os.environ, "MYSQL_PWD": os.environ["EXPMAN_DB_PASSWORD"]},
+        check=True,
+    )
+    return f"{server.rsplit('/', 1)[0]}/{database}"
+
+
+def team_env(directory, url):
+    (directory / "env.yaml").write_text(
+        f'workspace: out\nhardware: {{interval: 500ms, gpu: off}}\n'
+        f'database: {{type: mysql, url: "{url}", password: "${{env:EXPMAN_DB_PASSWORD}}"}}\n'
+    )
+
+
+@pytest.mark.skipif(not os.environ.get("EXPMAN_TEST_MARIADB"), reason="needs the MariaDB tests/run.sh starts")
+def test_a_run_cell_records_into_the_team_database_and_another_workspace_reads_it(kernel, helpers):
+    url = fresh_team_database("kernel")
+    exp = helpers.write_experiment(kernel.cwd / "exp", "- name: alpha\n  repeat: 2\n", epochs=3, sleep_ms=20)
+    team_env(exp, url)
+    ex = kernel.execute("%%expman run --dir exp", timeout=60)
+    assert ex.content["status"] == "ok", ex.describe()
+    assert "experiment `exp`: 2 SUCCESS" in ex.stream()
+    # A second config directory that has run nothing reads the team's runs.
+    other = helpers.write_experiment(kernel.cwd / "other", "- name: x\n")
+    team_env(other, url)
+    ex = kernel.execute("%expman runs --dir other --all-experiments")
+    assert ex.content["status"] == "ok", ex.describe()
+    text = ex.result()["text/plain"]
+    assert text.count("SUCCESS") == 2 and text.count("alpha") == 2, text
+    ids = [r["uid"] for r in helpers.record_runs(exp / "out" / "expman.db")]
+    assert all(i[:8] in text for i in ids), (ids, text)
+    assert (other / "out" / ".expman" / "team.db").is_file()

@@ -60,7 +60,7 @@ impl Scope {
                 workspace.database.display()
             );
         }
-        let store = workspace.open_store().with_context(|| format!("cannot open {}", workspace.database.display()))?;
+        let store = workspace.open_view().with_context(|| format!("cannot open {}", workspace.database.display()))?;
         let experiment = if args.all_experiments { None } else { args.experiment.clone().or(configured) };
         Ok(Scope { store, experiment })
     }

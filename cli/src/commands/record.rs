@@ -12,6 +12,21 @@ use crate::args::{RecordArgs, ShowArgs};
 
 /// The workspace a record-reading command means, opened (recovering runs
 /// whose runner died).
+/// The workspace and the record as it reads: with a team database,
+/// everyone's runs (the replica brought up to date first).
+pub fn open_view(record: &RecordArgs) -> anyhow::Result<Store> {
+    let workspace = locate(record)?;
+    if !workspace.has_database() {
+        anyhow::bail!(
+            "no database at {} yet: run an experiment first (`expman run CONFIG_DIR`)",
+            workspace.database.display()
+        );
+    }
+    workspace.open_view().with_context(|| format!("cannot open {}", workspace.database.display()))
+}
+
+/// The workspace and its local record (for commands that act on this
+/// machine's runs).
 pub fn open_record(record: &RecordArgs) -> anyhow::Result<(Workspace, Store)> {
     let workspace = locate(record)?;
     if !workspace.has_database() {
@@ -62,7 +77,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 /// Everything about one run, as `expman show` prints it.
 pub fn show_text(args: &ShowArgs) -> anyhow::Result<String> {
     let mut out = String::new();
-    let (_, store) = open_record(&args.record)?;
+    let store = open_view(&args.record)?;
     let run = store.resolve_run(&args.run)?;
     let d = store.run_detail(&run)?;
     let r = &d.row;

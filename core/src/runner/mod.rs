@@ -207,6 +207,8 @@ pub struct RunReport {
     pub cancelled: bool,
     /// What each tracker had sent when the runner finished.
     pub trackers: Vec<SyncReport>,
+    /// What reached the team database, when there is one.
+    pub team: Option<crate::team::TeamReport>,
 }
 
 impl RunReport {

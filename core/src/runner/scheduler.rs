@@ -25,6 +25,7 @@ use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
 use crate::process;
 use crate::slurm::{SlurmExecutor, SlurmSettings};
 use crate::store::{ActiveRun, NewRun, RunFinish, RunRef, RunStatus, Store};
+use crate::team::TeamThread;
 use crate::time::now_ms;
 use crate::trackers::TrackerEnv;
 use crate::trackers::thread::TrackerThread;
@@ -82,6 +83,7 @@ pub struct Scheduler<'a> {
     threads: Vec<JoinHandle<()>>,
     sampler: Option<(SamplerThread, SamplerHandle)>,
     trackers: Option<TrackerThread>,
+    team: Option<TeamThread>,
     last_heartbeat: Instant,
     /// When run directories were last checked for `expman stop` requests.
     last_stop_scan: Instant,
@@ -114,6 +116,13 @@ impl<'a> Scheduler<'a> {
             .trackers
             .build(project.env.trackers.as_deref().unwrap_or(&[]), &TrackerEnv::from_process(&workspace.root))
             .map_err(RunError::Invalid)?;
+        // So is the team database's login (a server that is down is not an
+        // error: the runs are recorded locally and sent later).
+        if let Some(team) = &workspace.team
+            && let Some(warning) = crate::team::check(team)?
+        {
+            observer.on_event(RunnerEvent::Warning { run: None, message: &warning });
+        }
         workspace.prepare()?;
         let mut store = workspace.open_store()?;
         let experiment = project.experiment_name();
@@ -132,6 +141,10 @@ impl<'a> Scheduler<'a> {
             &command_line,
         )?;
         store.log_event("experiment_started", Some(experiment_id), None, &command_line)?;
+        let team = match &workspace.team {
+            Some(team) => Some(TeamThread::spawn(&workspace.database, team, experiment)?),
+            None => None,
+        };
         let trackers = if trackers.is_empty() {
             None
         } else {
@@ -281,6 +294,7 @@ impl<'a> Scheduler<'a> {
             threads: vec![ingest, forwarder],
             sampler,
             trackers,
+            team,
             last_heartbeat: Instant::now(),
             last_stop_scan: Instant::now(),
         };
@@ -744,6 +758,18 @@ impl<'a> Scheduler<'a> {
         let summary = format!("{} runs: {}", self.report.runs.len(), status_counts(&self.report));
         let kind = if self.cancelling { "experiment_cancelled" } else { "experiment_finished" };
         self.store.log_event(kind, Some(self.experiment_id), None, &summary)?;
+        if let Some(thread) = self.team.take() {
+            let report = thread.finish(self.options.tracker_flush);
+            if !report.complete() {
+                let message = format!(
+                    "{}; they are kept in {} and sent by the next `expman run`, `expman db push` or read of the record",
+                    report.describe(),
+                    self.ctx.workspace.database.display()
+                );
+                self.observer.on_event(RunnerEvent::Warning { run: None, message: &message });
+            }
+            self.report.team = Some(report);
+        }
         Ok(std::mem::take(&mut self.report))
     }
 }

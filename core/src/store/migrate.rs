@@ -48,6 +48,12 @@ pub const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/0005_slurm.up.sql"),
         down: include_str!("../../migrations/0005_slurm.down.sql"),
     },
+    Migration {
+        version: 6,
+        name: "replication",
+        up: include_str!("../../migrations/0006_replication.up.sql"),
+        down: include_str!("../../migrations/0006_replication.down.sql"),
+    },
 ];
 
 /// The version this expman writes.

@@ -7,7 +7,9 @@
 //! integer millisecond timestamps) and all of it lives in this module, the
 //! one interface the rest of expman uses.
 
+pub mod copy;
 mod migrate;
+pub mod mysql;
 mod read;
 mod records;
 mod trackers;

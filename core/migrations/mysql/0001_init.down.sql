@@ -1,0 +1,10 @@
+DROP TABLE events;
+DROP TABLE hardware_samples;
+DROP TABLE artifacts;
+DROP TABLE tags;
+DROP TABLE metrics;
+DROP TABLE params;
+DROP TABLE runs;
+DROP TABLE runners;
+DROP TABLE trials;
+DROP TABLE experiments;

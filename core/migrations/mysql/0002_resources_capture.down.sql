@@ -1,0 +1,2 @@
+DROP TABLE run_capture;
+DROP TABLE run_resources;

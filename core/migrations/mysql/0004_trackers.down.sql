@@ -1,0 +1,2 @@
+DROP TABLE tracker_status;
+DROP TABLE tracker_state;
