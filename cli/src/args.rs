@@ -549,15 +549,15 @@ pub enum DbCommand {
         #[arg(long)]
         to: Option<i64>,
     },
-    /// Copy a history into another database (a local SQLite file into the team's MySQL/MariaDB database, or back).
-    #[command(
-        after_help = "Examples:\n  EXPMAN_DB_PASSWORD=... expman db copy --from sqlite:outputs/expman.db --to mysql://me@db.example:3306/team\n  EXPMAN_DB_PASSWORD=... expman db copy --from mysql://me@db.example/team --to sqlite:team-copy.db\n\nMerges: experiments by name, trials by name, runs by id. A run the destination got from this same\nsource is brought up to date (its new points appended); one it got elsewhere is left alone, so copying\nagain copies only what is new. Each run goes over in one transaction with all its rows. The password comes from EXPMAN_DB_PASSWORD,\nnever from the URL; `?ssl-mode=REQUIRED` (or VERIFY_IDENTITY) for TLS."
-    )]
     /// Send this workspace's runs to its team database (`database: {type: mysql}` in env.yaml) now.
     #[command(
         after_help = "Examples:\n  EXPMAN_DB_PASSWORD=... expman db push --dir examples/quickstart\n\nA runner sends its runs as they go; what it could not send (the server was down, the runner was\nkilled) stays in the local record until this, the next `expman run` or any read of the record sends it.\nNothing is sent twice."
     )]
     Push(DbArgs),
+    /// Copy a history into another database (a local SQLite file into the team's MySQL/MariaDB database, or back).
+    #[command(
+        after_help = "Examples:\n  EXPMAN_DB_PASSWORD=... expman db copy --from sqlite:outputs/expman.db --to mysql://me@db.example:3306/team\n  EXPMAN_DB_PASSWORD=... expman db copy --from mysql://me@db.example/team --to sqlite:team-copy.db\n\nMerges: experiments by name, trials by name, runs by id. A run the destination got from this same\nsource is brought up to date (its new points appended); one it got elsewhere is left alone, so copying\nagain copies only what is new. Each run goes over in one transaction with all its rows. The password comes from EXPMAN_DB_PASSWORD,\nnever from the URL; `?ssl-mode=REQUIRED` (or VERIFY_IDENTITY) for TLS."
+    )]
     Copy {
         /// `sqlite:PATH` or `mysql://user@host:port/database`.
         #[arg(long)]

@@ -109,17 +109,16 @@ pub fn behind(local: &mut Store, server: &mut MysqlDb) -> Result<usize, StoreErr
 pub fn open_view(workspace: &Path, local: &mut Store, team: &TeamDatabase) -> Result<Store, StoreError> {
     let target = team.target()?;
     let mut replica = Store::open(&replica_path(workspace))?;
-    match connect(&target, READ_PATIENCE) {
-        Ok(mut server) => {
-            let sent = push(local, &mut server, None)?;
-            if sent.runs_copied + sent.runs_updated > 0 {
-                tracing::info!("{}: sent {}", target.shown(), sent.describe());
-            }
-            copy::replicate(&mut server, &mut replica, None, &mut |_| {})?;
+    let synced = connect(&target, READ_PATIENCE).map_err(|(_, e)| e).and_then(|mut server| {
+        let sent = push(local, &mut server, None)?;
+        if sent.runs_copied + sent.runs_updated > 0 {
+            tracing::info!("{}: sent {}", target.shown(), sent.describe());
         }
-        Err((_, e)) => {
-            tracing::warn!("{e}; showing the runs last read from it and this machine's own");
-        }
+        copy::replicate(&mut server, &mut replica, None, &mut |_| {})
+    });
+    if let Err(e) = synced {
+        // Lost mid-way too: what was read so far is whole runs.
+        tracing::warn!("{e}; showing the runs last read from it and this machine's own");
     }
     copy::replicate(local, &mut replica, None, &mut |_| {})?;
     Ok(replica)
