@@ -230,6 +230,18 @@ fn team_experiment(dir: &Path, name: &str, url: &str, base: &str, trials: &str) 
     .unwrap();
 }
 
+/// `expman run .` in `dir`, in the background, its output captured.
+fn spawn_run(dir: &Path) -> std::process::Child {
+    std::process::Command::new(expman_tests::bin("expman"))
+        .args(["run", "."])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 pub(crate) fn mysql(url: &str) -> MysqlDb {
     MysqlDb::connect(&MysqlTarget::from_env(url).unwrap(), std::time::Duration::from_secs(30)).unwrap()
 }
@@ -370,19 +382,7 @@ fn four_runners_record_into_one_team_database_at_once() {
             "- name: a\n  repeat: 2\n- name: b\n",
         );
     }
-    let children: Vec<_> = dirs
-        .iter()
-        .map(|dir| {
-            std::process::Command::new(expman_tests::bin("expman"))
-                .args(["run", "."])
-                .current_dir(dir)
-                .env("NO_COLOR", "1")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = dirs.iter().map(|dir| spawn_run(dir)).collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", text(&out));
@@ -466,14 +466,7 @@ fn the_team_database_restarted_or_down_mid_experiment_loses_and_doubles_nothing(
         "pipeline: {command: [FAKE, --epochs, 30, --sleep-ms, 250]}\n",
         "- name: a\n  repeat: 2\n",
     );
-    let runner = std::process::Command::new(expman_tests::bin("expman"))
-        .args(["run", "."])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let runner = spawn_run(&dir);
     // Some points reach the server, then it goes away for a while and
     // comes back while the runs go on.
     std::thread::sleep(std::time::Duration::from_secs(2));
