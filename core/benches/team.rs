@@ -6,7 +6,8 @@
 //!   ingest, as the runner writes), and into MariaDB (the runner's sender:
 //!   the whole record pushed, one transaction per run);
 //! - a live pass: one more step of every run, sent (what the sender does
-//!   each second while runs go on);
+//!   each second while runs go on), and a pass over the same running runs
+//!   with nothing new;
 //! - the runs frame (median of 7): on the SQLite record; through the team
 //!   database from a cold replica (everything pulled first); and warm (the
 //!   replica brought up to date when nothing changed: what each read costs).
@@ -134,6 +135,11 @@ fn main() {
     let started = Instant::now();
     let live = replicate(&mut local, &mut server, None, &mut |_| {}).unwrap();
     let live_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // A pass over the same running runs with nothing new.
+    let started = Instant::now();
+    let idle = replicate(&mut local, &mut server, None, &mut |_| {}).unwrap();
+    let idle_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!((idle.runs_updated, idle.runs_live), (0, RUNS));
     // The runs end; the last pass sends that.
     for id in &ids {
         let finish =
@@ -171,6 +177,7 @@ fn main() {
         "  a live pass (+1 step on each of {} runs): {live_ms:.0} ms ({} points)",
         live.runs_updated, live.metric_points
     );
+    println!("  a live pass with nothing new ({} runs):   {idle_ms:.0} ms", idle.runs_live);
     println!("  runs frame, SQLite record:              {local_ms:>8.1} ms");
     println!("  runs frame, team database, cold replica: {cold_ms:>8.1} ms ({:.1}x)", cold_ms / local_ms);
     println!("  runs frame, team database, warm replica: {warm_ms:>8.1} ms ({:.1}x)", warm_ms / local_ms);

@@ -12,3 +12,4 @@ mod query;
 mod runner;
 mod rust_pipeline;
 mod slurm;
+mod store;

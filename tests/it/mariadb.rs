@@ -15,7 +15,7 @@ use expman_core::store::mysql::{MysqlDb, MysqlTarget};
 use expman_tests::{TempDir, expman_in, fake_experiment, runs_json};
 
 /// The server's URL, or `None` (skipped) outside CI when there is none.
-fn server() -> Option<String> {
+pub(crate) fn server() -> Option<String> {
     match std::env::var("EXPMAN_TEST_MARIADB") {
         Ok(url) => Some(url),
         Err(_) => {
@@ -52,19 +52,19 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let status = expman_in(tmp.path(), &["db", "status", "--database", &url]);
     assert!(status.status.success(), "{}", text(&status));
     assert!(
-        text(&status).contains("version    0 (this expman: 6)")
+        text(&status).contains("version    0 (this expman: 7)")
             && text(&status).contains("0001 init                 pending")
     );
     let migrate = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
     assert!(
-        text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication"),
+        text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision"),
         "{}",
         text(&migrate)
     );
-    assert!(text(&expman_in(tmp.path(), &["db", "migrate", "--database", &url])).contains("is up to date (version 6)"));
+    assert!(text(&expman_in(tmp.path(), &["db", "migrate", "--database", &url])).contains("is up to date (version 7)"));
     let back = expman_in(tmp.path(), &["db", "rollback", "--database", &url, "--to", "4"]);
     assert!(
-        text(&back).contains("rolled back 0006 replication\nrolled back 0005 slurm")
+        text(&back).contains("rolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm")
             && text(&back).contains("is at version 4"),
         "{}",
         text(&back)
@@ -77,11 +77,12 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     db.exec("UPDATE expman_schema SET step = 1 WHERE id = 1", Vec::new()).unwrap();
     let resumed = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
     assert!(
-        resumed.status.success() && text(&resumed).contains("applied 0005 slurm\napplied 0006 replication"),
+        resumed.status.success()
+            && text(&resumed).contains("applied 0005 slurm\napplied 0006 replication\napplied 0007 revision"),
         "{}",
         text(&resumed)
     );
-    assert_eq!(db.schema_version().unwrap(), 6);
+    assert_eq!(db.schema_version().unwrap(), 7);
 
     let down = expman_in(tmp.path(), &["db", "rollback", "--database", &url, "--to", "0"]);
     assert!(

@@ -16,8 +16,14 @@
 //! and append the metric points, hardware samples and events after the
 //! cursors, which are saved in that same transaction. So a pass cut off
 //! at any point (the server restarted, the process killed) loses nothing
-//! and sends nothing twice, and the next pass carries on. A run that has
-//! ended and not changed since it was last sent is not read again.
+//! and sends nothing twice, and the next pass carries on. A run whose
+//! state and revision (raised by every write to it: see `runs.revision`)
+//! are what was last sent is not read again, whether it goes on or has
+//! ended; one changed after it ended (its resource summary, a late hook's
+//! warning) is sent again.
+//!
+//! MySQL's DOUBLE has no infinities: a diverged loss is held there as the
+//! largest finite double ([`INFINITY_THERE`]) and read back as infinite.
 //! Tracker acknowledgements stay where they are (they belong to the
 //! record they were made from).
 
@@ -63,7 +69,19 @@ pub trait Side {
     /// ends (MySQL's `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE` already
     /// keeps other writers out).
     fn lock_rows(&self) -> &'static str;
+    /// Whether it stores infinite reals as they are. MySQL's DOUBLE has
+    /// no infinities: it holds them as the largest finite double (see
+    /// [`INFINITY_THERE`]).
+    fn keeps_infinities(&self) -> bool {
+        true
+    }
 }
+
+/// What a database without infinities holds for +∞ (and its negation for
+/// −∞): the largest finite double, which sorts and compares like ∞ beside
+/// every other value. Metric values read back from it are infinite again;
+/// a metric of exactly this value reads back as +∞ too.
+pub const INFINITY_THERE: f64 = f64::MAX;
 
 impl Side for Store {
     fn describe(&self) -> String {
@@ -160,6 +178,10 @@ impl Side for MysqlDb {
     fn lock_rows(&self) -> &'static str {
         " FOR UPDATE"
     }
+
+    fn keeps_infinities(&self) -> bool {
+        false
+    }
 }
 
 fn to_sqlite(c: &Cell) -> rusqlite::types::Value {
@@ -187,6 +209,8 @@ fn to_mysql(c: &Cell) -> mysql::Value {
     match c {
         Cell::Null => mysql::Value::NULL,
         Cell::Int(i) => mysql::Value::Int(*i),
+        Cell::Real(f) if f.is_nan() => mysql::Value::NULL,
+        Cell::Real(f) if f.is_infinite() => mysql::Value::Double(INFINITY_THERE.copysign(*f)),
         Cell::Real(f) => mysql::Value::Double(*f),
         Cell::Text(t) => mysql::Value::Bytes(t.clone().into_bytes()),
     }
@@ -212,6 +236,8 @@ struct RunTable {
     /// For an append-only table, its cursor in `replica_cursors`; the
     /// others are replaced whole on each pass.
     cursor: Option<&'static str>,
+    /// Whether its reals may be infinite (metric values).
+    infinite: bool,
 }
 
 const RUN_COLUMNS: &[&str] = &[
@@ -242,25 +268,34 @@ const RUN_COLUMNS: &[&str] = &[
     "malformed_lines",
     "executor",
     "job_id",
+    "revision",
 ];
 
 const RUN_TABLES: &[RunTable] = &[
-    RunTable { name: "params", columns: &["run_id", "key", "value_type", "value_text", "value_num"], cursor: None },
-    RunTable { name: "tags", columns: &["run_id", "key", "value"], cursor: None },
+    RunTable {
+        name: "params",
+        columns: &["run_id", "key", "value_type", "value_text", "value_num"],
+        cursor: None,
+        infinite: false,
+    },
+    RunTable { name: "tags", columns: &["run_id", "key", "value"], cursor: None, infinite: false },
     RunTable {
         name: "metrics",
         columns: &["run_id", "key", "step", "epoch", "value", "timestamp"],
         cursor: Some("metrics_upto"),
+        infinite: true,
     },
     RunTable {
         name: "metric_summaries",
         columns: &["run_id", "key", "last_step", "last_ts", "last_value", "min_value", "max_value", "count"],
         cursor: None,
+        infinite: true,
     },
     RunTable {
         name: "artifacts",
         columns: &["run_id", "path", "size", "sha256", "kind", "epoch", "created_at", "deleted_at"],
         cursor: None,
+        infinite: false,
     },
     RunTable {
         name: "hardware_samples",
@@ -276,6 +311,7 @@ const RUN_TABLES: &[RunTable] = &[
             "data",
         ],
         cursor: Some("hardware_upto"),
+        infinite: false,
     },
     RunTable {
         name: "run_resources",
@@ -293,12 +329,19 @@ const RUN_TABLES: &[RunTable] = &[
             "samples",
         ],
         cursor: None,
+        infinite: false,
     },
-    RunTable { name: "run_capture", columns: &["run_id", "env", "git_branch", "host", "expman_version"], cursor: None },
+    RunTable {
+        name: "run_capture",
+        columns: &["run_id", "env", "git_branch", "host", "expman_version"],
+        cursor: None,
+        infinite: false,
+    },
     RunTable {
         name: "events",
         columns: &["run_id", "timestamp", "user_name", "host", "pid", "experiment_id", "kind", "detail"],
         cursor: Some("events_upto"),
+        infinite: false,
     },
 ];
 
@@ -377,9 +420,11 @@ impl Held {
     }
 
     /// Whether `origin` should send this run again: it is the run's origin
-    /// here, and the run goes on or changed since.
-    fn wants(&self, origin: &str, print: &str, live: bool) -> bool {
-        self.origin.as_deref() == Some(origin) && (live || self.fingerprint.as_deref() != Some(print))
+    /// here, and the run changed since (every write to a run changes its
+    /// state or raises its revision, so an unchanged print means nothing
+    /// new, also for a run that goes on).
+    fn wants(&self, origin: &str, print: &str) -> bool {
+        self.origin.as_deref() == Some(origin) && self.fingerprint.as_deref() != Some(print)
     }
 }
 
@@ -432,8 +477,9 @@ pub fn replicate(
         let local = state[0].int().unwrap_or_default();
         let Cell::Text(uid) = state[1].clone() else { continue };
         let (print, live) = (fingerprint(&state[1..]), is_live(&state[1..]));
-        if held.get(&uid).is_some_and(|h| !h.wants(&origin, &print, live)) {
+        if held.get(&uid).is_some_and(|h| !h.wants(&origin, &print)) {
             report.runs_present += 1;
+            report.runs_live += usize::from(live);
             continue;
         }
         let full = format!("SELECT `id`, {} FROM runs WHERE `id` = ?", list(RUN_COLUMNS));
@@ -456,7 +502,7 @@ pub fn replicate(
                 // sending the same runs (a read of the record beside the
                 // runner) may have sent this one meanwhile.
                 let there = held_now(to, &uid)?;
-                if there.as_ref().is_some_and(|h| !h.wants(&origin, &print, live)) {
+                if there.as_ref().is_some_and(|h| !h.wants(&origin, &print)) {
                     return Ok(None);
                 }
                 if let Some(runner) = runner {
@@ -483,7 +529,10 @@ pub fn replicate(
             }
         };
         match sent {
-            None => report.runs_present += 1,
+            None => {
+                report.runs_present += 1;
+                report.runs_live += usize::from(live);
+            }
             Some((updated, points)) => {
                 if updated {
                     report.runs_updated += 1;
@@ -499,8 +548,8 @@ pub fn replicate(
     Ok(report)
 }
 
-/// What decides whether a run needs sending (uid first).
-const STATE_COLUMNS: &[&str] = &["uid", "attempt", "status", "started_at", "ended_at", "exit_code", "error", "job_id"];
+const STATE_COLUMNS: &[&str] =
+    &["uid", "attempt", "status", "started_at", "ended_at", "exit_code", "error", "job_id", "revision"];
 
 /// A run's state ([`STATE_COLUMNS`]) in one string: a run that has ended
 /// and whose print is unchanged since it was sent is not read again.
@@ -726,6 +775,7 @@ fn send_run(
         if table.name == "metrics" {
             points += rows.len();
         }
+        let rows = if table.infinite && !from.keeps_infinities() { restore_infinities(rows) } else { rows };
         insert_rows(to, table, run_id, &rows, experiments)?;
     }
     let values = [
@@ -747,6 +797,19 @@ fn send_run(
         &values,
     )?;
     Ok(points)
+}
+
+/// Metric values as they were: what a database without infinities holds
+/// for them ([`INFINITY_THERE`]) is infinite again.
+fn restore_infinities(mut rows: Vec<Vec<Cell>>) -> Vec<Vec<Cell>> {
+    for cell in rows.iter_mut().flatten() {
+        if let Cell::Real(f) = cell
+            && f.abs() == INFINITY_THERE
+        {
+            *f = f64::INFINITY.copysign(*f);
+        }
+    }
+    rows
 }
 
 /// Rows of one table of a run (each led by its order column, dropped),

@@ -54,6 +54,12 @@ pub const MIGRATIONS: &[Migration] = &[
         up: include_str!("../../migrations/0006_replication.up.sql"),
         down: include_str!("../../migrations/0006_replication.down.sql"),
     },
+    Migration {
+        version: 7,
+        name: "revision",
+        up: include_str!("../../migrations/0007_revision.up.sql"),
+        down: include_str!("../../migrations/0007_revision.down.sql"),
+    },
 ];
 
 /// The version this expman writes.

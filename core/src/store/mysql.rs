@@ -43,6 +43,7 @@ pub const MYSQL_MIGRATIONS: &[Migration] = &[
     mysql_migration!(4, "0004", "trackers"),
     mysql_migration!(5, "0005", "slurm"),
     mysql_migration!(6, "0006", "replication"),
+    mysql_migration!(7, "0007", "revision"),
 ];
 
 /// A server to connect to: `mysql://user@host[:port]/database`, with
@@ -328,6 +329,15 @@ pub fn as_i64(v: &Value) -> Option<i64> {
         Value::UInt(u) => i64::try_from(*u).ok(),
         Value::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// A MySQL value as text (names, messages).
+pub fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::NULL => None,
+        other => Some(other.as_sql(true)),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Writes: experiments, trials, runs and their life cycle, ingest batches,
 //! the audit log. Each public method is one `BEGIN IMMEDIATE` transaction.
+//! A write that changes a run outside its state columns raises the run's
+//! `revision` in the same transaction (see `revise`).
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -102,7 +104,7 @@ impl Store {
     pub fn adopt_run(&mut self, run_id: i64, from: Option<i64>, runner_id: i64) -> Result<bool, StoreError> {
         self.write(|tx| {
             let changed = tx.execute(
-                "UPDATE runs SET runner_id = ?3 WHERE id = ?1 AND runner_id IS ?2 AND status = 'RUNNING'",
+                "UPDATE runs SET runner_id = ?3, revision = revision + 1 WHERE id = ?1 AND runner_id IS ?2 AND status = 'RUNNING'",
                 params![run_id, from, runner_id],
             )?;
             Ok(changed > 0)
@@ -229,7 +231,8 @@ impl Store {
     pub fn ingest(&mut self, batch: &IngestBatch) -> Result<bool, StoreError> {
         self.write(|tx| {
             let claimed = tx.execute(
-                "UPDATE runs SET events_offset = ?2, malformed_lines = malformed_lines + ?3 WHERE id = ?1 AND events_offset = ?4",
+                "UPDATE runs SET events_offset = ?2, malformed_lines = malformed_lines + ?3, revision = revision + 1
+                 WHERE id = ?1 AND events_offset = ?4",
                 params![batch.run_id, batch.offset as i64, batch.malformed as i64, batch.from_offset as i64],
             )?;
             if claimed == 0 {
@@ -318,6 +321,7 @@ impl Store {
                     (r.gpu_mem > 0).then_some(r.gpu_mem as i64),
                     data.to_string()
                 ])?;
+                revise(tx, r.run_id)?;
             }
             Ok(())
         })
@@ -346,8 +350,8 @@ impl Store {
                     r.peak_gpu_mem,
                     r.samples
                 ],
-            )
-            .map(|_| ())
+            )?;
+            revise(tx, run_id)
         })
     }
 
@@ -358,8 +362,8 @@ impl Store {
                 "INSERT INTO run_capture (run_id, env, git_branch, host, expman_version) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (run_id) DO UPDATE SET env = excluded.env, git_branch = excluded.git_branch, host = excluded.host, expman_version = excluded.expman_version",
                 params![run_id, c.env, c.git_branch, c.host, c.expman_version],
-            )
-            .map(|_| ())
+            )?;
+            revise(tx, run_id)
         })
     }
 
@@ -373,7 +377,7 @@ impl Store {
             for path in paths {
                 stmt.execute(params![run_id, path, now])?;
             }
-            Ok(())
+            revise(tx, run_id)
         })
     }
 
@@ -386,7 +390,7 @@ impl Store {
             for a in artifacts {
                 stmt.execute(params![run_id, a.path, a.size, a.sha256, a.kind, a.epoch, a.created_at])?;
             }
-            Ok(())
+            revise(tx, run_id)
         })
     }
 
@@ -400,7 +404,7 @@ impl Store {
             for (k, v) in tags {
                 tag.execute(params![run_id, k, v])?;
             }
-            Ok(())
+            revise(tx, run_id)
         })
     }
 
@@ -418,8 +422,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO events (timestamp, user_name, host, pid, experiment_id, run_id, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![now_ms(), user, host, pid, experiment_id, run_id, kind, detail],
-            )
-            .map(|_| ())
+            )?;
+            run_id.map_or(Ok(()), |id| revise(tx, id))
         })
     }
 
@@ -490,6 +494,12 @@ impl Store {
             &RunFinish { status, exit_code: None, signal: None, error: error.map(str::to_string), ended_at: now_ms() },
         )
     }
+}
+
+/// Raises a run's revision: what is recorded of it changed outside its
+/// state columns (replication sends a run again when it did).
+fn revise(tx: &rusqlite::Transaction<'_>, run_id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE runs SET revision = revision + 1 WHERE id = ?1")?.execute([run_id]).map(|_| ())
 }
 
 /// Per key of a batch: (last step, last timestamp, last value, min, max, count).

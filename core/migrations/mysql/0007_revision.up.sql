@@ -1,0 +1,2 @@
+-- As ../0007_revision.up.sql.
+ALTER TABLE runs ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
