@@ -16,50 +16,28 @@ pub struct Migration {
     pub down: &'static str,
 }
 
+/// A migration from its files `core/migrations/<dir>NNNN_name.{up,down}.sql`.
+macro_rules! migration {
+    ($dir:literal, $version:literal, $file:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            up: include_str!(concat!("../../migrations/", $dir, $file, "_", $name, ".up.sql")),
+            down: include_str!(concat!("../../migrations/", $dir, $file, "_", $name, ".down.sql")),
+        }
+    };
+}
+pub(super) use migration;
+
 /// Every migration, in order.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        up: include_str!("../../migrations/0001_init.up.sql"),
-        down: include_str!("../../migrations/0001_init.down.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "resources_capture",
-        up: include_str!("../../migrations/0002_resources_capture.up.sql"),
-        down: include_str!("../../migrations/0002_resources_capture.down.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "metric_summaries",
-        up: include_str!("../../migrations/0003_metric_summaries.up.sql"),
-        down: include_str!("../../migrations/0003_metric_summaries.down.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "trackers",
-        up: include_str!("../../migrations/0004_trackers.up.sql"),
-        down: include_str!("../../migrations/0004_trackers.down.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "slurm",
-        up: include_str!("../../migrations/0005_slurm.up.sql"),
-        down: include_str!("../../migrations/0005_slurm.down.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "replication",
-        up: include_str!("../../migrations/0006_replication.up.sql"),
-        down: include_str!("../../migrations/0006_replication.down.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "revision",
-        up: include_str!("../../migrations/0007_revision.up.sql"),
-        down: include_str!("../../migrations/0007_revision.down.sql"),
-    },
+    migration!("", 1, "0001", "init"),
+    migration!("", 2, "0002", "resources_capture"),
+    migration!("", 3, "0003", "metric_summaries"),
+    migration!("", 4, "0004", "trackers"),
+    migration!("", 5, "0005", "slurm"),
+    migration!("", 6, "0006", "replication"),
+    migration!("", 7, "0007", "revision"),
 ];
 
 /// The version this expman writes.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, SslOpts, Value};
 
-use super::migrate::Migration;
+use super::migrate::{Migration, migration};
 use crate::error::StoreError;
 
 /// The environment variable the password comes from.
@@ -24,26 +24,15 @@ pub const PASSWORD_ENV: &str = "EXPMAN_DB_PASSWORD";
 /// How long connecting keeps trying while the server does not answer.
 pub const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
 
-macro_rules! mysql_migration {
-    ($version:literal, $file:literal, $name:literal) => {
-        Migration {
-            version: $version,
-            name: $name,
-            up: include_str!(concat!("../../migrations/mysql/", $file, "_", $name, ".up.sql")),
-            down: include_str!(concat!("../../migrations/mysql/", $file, "_", $name, ".down.sql")),
-        }
-    };
-}
-
 /// Every MySQL migration, in order; version N is SQLite's version N.
 pub const MYSQL_MIGRATIONS: &[Migration] = &[
-    mysql_migration!(1, "0001", "init"),
-    mysql_migration!(2, "0002", "resources_capture"),
-    mysql_migration!(3, "0003", "metric_summaries"),
-    mysql_migration!(4, "0004", "trackers"),
-    mysql_migration!(5, "0005", "slurm"),
-    mysql_migration!(6, "0006", "replication"),
-    mysql_migration!(7, "0007", "revision"),
+    migration!("mysql/", 1, "0001", "init"),
+    migration!("mysql/", 2, "0002", "resources_capture"),
+    migration!("mysql/", 3, "0003", "metric_summaries"),
+    migration!("mysql/", 4, "0004", "trackers"),
+    migration!("mysql/", 5, "0005", "slurm"),
+    migration!("mysql/", 6, "0006", "replication"),
+    migration!("mysql/", 7, "0007", "revision"),
 ];
 
 /// A server to connect to: `mysql://user@host[:port]/database`, with
