@@ -528,18 +528,15 @@ pub fn replicate(
                 }
             }
         };
+        report.runs_live += usize::from(live);
         match sent {
-            None => {
-                report.runs_present += 1;
-                report.runs_live += usize::from(live);
-            }
+            None => report.runs_present += 1,
             Some((updated, points)) => {
                 if updated {
                     report.runs_updated += 1;
                 } else {
                     report.runs_copied += 1;
                 }
-                report.runs_live += usize::from(live);
                 report.metric_points += points;
                 progress(&report);
             }
@@ -548,11 +545,13 @@ pub fn replicate(
     Ok(report)
 }
 
+/// What decides whether a run needs sending (uid first): its state, and
+/// its revision, which every other write to the run raises.
 const STATE_COLUMNS: &[&str] =
     &["uid", "attempt", "status", "started_at", "ended_at", "exit_code", "error", "job_id", "revision"];
 
-/// A run's state ([`STATE_COLUMNS`]) in one string: a run that has ended
-/// and whose print is unchanged since it was sent is not read again.
+/// A run's state ([`STATE_COLUMNS`]) in one string: a run whose print is
+/// unchanged since it was sent is not read again.
 fn fingerprint(state: &[Cell]) -> String {
     let show = |c: &Cell| match c {
         Cell::Null => String::new(),
