@@ -15,7 +15,7 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import mlflow' 2>/d
   "$venv/bin/pip" install -q mlflow
 fi
 mlflow_version=$("$venv/bin/python" -c 'import mlflow; print(mlflow.__version__)')
-expman_out=$(cargo bench -q -p expman-core --bench runner -- ingest 2>/dev/null)
+expman_out=$(cargo bench -q -p expman-runner --bench runner -- ingest 2>/dev/null)
 echo "$expman_out"
 expman_rate=$(echo "$expman_out" | grep 'one per line' | grep -o '[0-9]\+ points/s' | grep -o '[0-9]\+')
 mlflow_rate=$("$venv/bin/python" benches/mlflow_ingest.py "$points" 2>/dev/null)

@@ -1,5 +1,5 @@
 """MLflow's side of the query comparison: the same record as
-core/benches/query.rs (10,000 runs x 20 params x 10 metrics, plus a run
+core/query/benches/query.rs (10,000 runs x 20 params x 10 metrics, plus a run
 with a 1,000,000-point metric), bulk-loaded into MLflow's own SQLite store
 (its schema created by MLflow itself), then the calls a user would make:
 mlflow.search_runs(filter) returning pandas, get_metric_history of the long

@@ -11,5 +11,5 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import mlflow' 2>/d
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q mlflow
 fi
-cargo bench -q -p expman-core --bench query 2>/dev/null
+cargo bench -q -p expman-query --bench query 2>/dev/null
 "$venv/bin/python" benches/mlflow_query.py 2>/dev/null

@@ -36,5 +36,5 @@ for _ in $(seq 1 120); do
 done
 curl -sf "$uri/health" >/dev/null || { tail -20 "$scratch/server.log" >&2; exit 1; }
 echo "mlflow $("$venv/bin/python" -c 'import mlflow; print(mlflow.__version__)') server at $uri"
-EXPMAN_BENCH_MLFLOW_URI="$uri" cargo bench -q -p expman-core --bench runner -- mlflow 2>/dev/null
+EXPMAN_BENCH_MLFLOW_URI="$uri" cargo bench -q -p expman-runner --bench runner -- mlflow 2>/dev/null
 echo "mlflow's Python client, 100,000 points with log_batch over HTTP: $("$venv/bin/python" benches/mlflow_rest_ingest.py "$uri" 100000 2>/dev/null | tail -n1) s"

@@ -4,8 +4,11 @@
 
 mod args;
 mod commands;
+#[cfg(feature = "kernel")]
 mod magics;
 mod output;
+#[cfg(feature = "kernel")]
+mod view;
 
 use std::process::ExitCode;
 
@@ -14,7 +17,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     if !matches!(cli.command, args::Command::Kernel(_) | args::Command::Lsp) {
-        expman_core::process::default_sigpipe();
+        expman_os::process::default_sigpipe();
     }
     output::init_logging(cli.global.verbose, cli.global.quiet);
     match commands::dispatch(cli) {

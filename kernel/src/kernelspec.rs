@@ -71,7 +71,7 @@ fn python_prefix() -> Result<PathBuf, KernelError> {
         }
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let out = expman_core::process::tool("python3", &["-c", "import sys; print(sys.prefix)"], &cwd)
+    let out = expman_os::process::tool("python3", &["-c", "import sys; print(sys.prefix)"], &cwd)
         .output()
         .map_err(|e| KernelError::Unsupported(format!("--sys-prefix needs python3 to find sys.prefix: {e}")))?;
     let prefix = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -11,7 +11,7 @@
 //! - [`cell`]: a running cell's outputs (streams, displays updated in place,
 //!   results) and its interrupt flag;
 //! - [`dispatch`], [`shell`]: `!command` cells;
-//! - [`render`]: tables, charts, the live run table;
+//! - [`render`]: tables and charts; [`view`]: the tables it is given;
 //! - [`kernelspec`]: `expman kernel install`;
 //! - [`session`]: execution counts and history; [`info`]: kernel_info.
 //!
@@ -35,6 +35,7 @@ pub mod render;
 mod server;
 pub mod session;
 pub mod shell;
+pub mod view;
 mod wire;
 
 use std::path::Path;

@@ -93,7 +93,7 @@ pub async fn serve(info: ConnectionInfo, interpreter: Arc<dyn Interpreter>) -> R
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                if !expman_core::process::is_alive(parent, None) {
+                if !expman_os::process::is_alive(parent, None) {
                     tracing::warn!("the parent process {parent} is gone: shutting down");
                     kernel.begin_shutdown();
                     kernel.shutdown.notify_one();

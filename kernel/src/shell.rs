@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use expman_core::process;
+use expman_os::process;
 
 use crate::cell::Cell;
 use crate::interpreter::CellError;

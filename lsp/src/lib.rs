@@ -18,7 +18,7 @@
 //! - [`worker`]: the one thread analyses run (and are freed) on;
 //! - [`server`]: the tower-lsp-server glue.
 //!
-//! Invariant: this crate never depends on expman-core (no SQLite, no polars).
+//! Invariant: this crate depends on expman-schema alone of the expman crates (no SQLite, no polars).
 //! Invariant: nothing is printed to stdout, which carries the protocol.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]

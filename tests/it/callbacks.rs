@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use expman_core::Store;
-use expman_tests::{TempDir, expman_in, fake_experiment, runs_json};
+use crate::support::{TempDir, expman_in, fake_experiment, runs_json};
+use expman_store::Store;
 
-fn detail(dir: &Path, id: &str) -> expman_core::store::RunDetail {
+fn detail(dir: &Path, id: &str) -> expman_store::RunDetail {
     let store = Store::open(&dir.join("out/expman.db")).unwrap();
     let run = store.resolve_run(id).unwrap();
     store.run_detail(&run).unwrap()

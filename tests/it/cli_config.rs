@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use expman_tests::{TempDir, bin, fixtures, repo_root};
+use crate::support::{TempDir, bin, fixtures, repo_root};
 
 fn expman(args: &[&str]) -> Output {
     Command::new(bin("expman")).args(args).current_dir(repo_root()).env("NO_COLOR", "1").output().expect("run expman")

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use expman_tests::{TempDir, bin, expman_in, fake_experiment};
+use crate::support::{TempDir, bin, expman_in, fake_experiment};
 
 fn output_text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::support::fixtures;
 use expman_schema::render::{Style, render};
 use expman_schema::{Analysis, ExpandOptions, FsLoader, MemoryLoader, Sources, check};
-use expman_tests::fixtures;
 
 /// Diagnostics as the CLI prints them (no colour), paths relative to `root`.
 fn rendered(analysis: &Analysis, root: &Path) -> String {
@@ -124,7 +124,7 @@ fn command_line_overrides_win_and_are_checked() {
 
 #[test]
 fn compat_configs_of_experiment_manager_load() {
-    let root = expman_tests::repo_root().join("../shared/compat/experiment_manager");
+    let root = crate::support::repo_root().join("../shared/compat/experiment_manager");
     if !root.exists() {
         eprintln!("skipped: {} is not present", root.display());
         return;

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use expman_core::Store;
-use expman_tests::{TempDir, expman_in, fake_experiment, runs_json};
+use crate::support::{TempDir, expman_in, fake_experiment, runs_json};
+use expman_store::Store;
 
 #[test]
 fn a_trial_that_allocates_200_mb_shows_about_that_much_rss() {

@@ -1,6 +1,11 @@
 //! End-to-end tests, one binary for the whole workspace (each test binary
 //! links everything again, so there is only this one).
 
+// The tests drive binaries (expman, fake-trial, python3, git, sacct) as a
+// user would, with their own environments and pipes: the one place besides
+// expman-os allowed to start processes directly.
+#![allow(clippy::disallowed_methods)]
+
 mod callbacks;
 mod cli_config;
 mod cli_record;
@@ -13,3 +18,5 @@ mod runner;
 mod rust_pipeline;
 mod slurm;
 mod store;
+pub mod support;
+mod tidy;

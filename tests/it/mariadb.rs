@@ -11,8 +11,8 @@
 
 use std::path::Path;
 
-use expman_core::store::mysql::{MysqlDb, MysqlTarget};
-use expman_tests::{TempDir, expman_in, fake_experiment, runs_json};
+use crate::support::{TempDir, expman_in, fake_experiment, runs_json};
+use expman_team::mysql::{MysqlDb, MysqlTarget};
 
 /// The server's URL, or `None` (skipped) outside CI when there is none.
 pub(crate) fn server() -> Option<String> {
@@ -93,7 +93,7 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let tables = db
         .rows("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> 'expman_schema'", Vec::new())
         .unwrap();
-    assert_eq!(expman_core::store::mysql::as_i64(&tables[0][0]), Some(0), "every table dropped");
+    assert_eq!(expman_team::mysql::as_i64(&tables[0][0]), Some(0), "every table dropped");
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn passwords_stay_out_of_urls_and_messages() {
     let out = expman_in(tmp.path(), &["db", "status", "--database", &with_password]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("EXPMAN_DB_PASSWORD") && !text(&out).contains("hunter2"), "{}", text(&out));
-    let wrong = std::process::Command::new(expman_tests::bin("expman"))
+    let wrong = std::process::Command::new(crate::support::bin("expman"))
         .args(["db", "status", "--database", &server])
         .env("EXPMAN_DB_PASSWORD", "not-the-password")
         .output()
@@ -233,7 +233,7 @@ fn team_experiment(dir: &Path, name: &str, url: &str, base: &str, trials: &str) 
 
 /// `expman run .` in `dir`, in the background, its output captured.
 fn spawn_run(dir: &Path) -> std::process::Child {
-    std::process::Command::new(expman_tests::bin("expman"))
+    std::process::Command::new(crate::support::bin("expman"))
         .args(["run", "."])
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -249,13 +249,13 @@ pub(crate) fn mysql(url: &str) -> MysqlDb {
 
 pub(crate) fn count(db: &mut MysqlDb, sql: &str) -> i64 {
     let rows = db.rows(sql, Vec::new()).unwrap();
-    rows.first().and_then(|r| r.first()).and_then(expman_core::store::mysql::as_i64).unwrap_or(-1)
+    rows.first().and_then(|r| r.first()).and_then(expman_team::mysql::as_i64).unwrap_or(-1)
 }
 
 /// A count in a workspace's local SQLite record.
 fn local_count(dir: &Path, sql: &str) -> i64 {
-    use expman_core::store::copy::{Cell, Side};
-    let mut store = expman_core::Store::open(&dir.join("out/expman.db")).unwrap();
+    use expman_team::copy::{Cell, Side};
+    let mut store = expman_store::Store::open(&dir.join("out/expman.db")).unwrap();
     match store.select(sql, &[]).unwrap().first().and_then(|r| r.first()) {
         Some(Cell::Int(n)) => *n,
         other => panic!("{sql}: {other:?}"),
@@ -353,7 +353,7 @@ fn an_experiment_recorded_in_the_team_database_is_read_from_another_workspace() 
     assert_eq!(files_containing(tmp.path(), password.as_bytes()), Vec::<String>::new());
 
     // A login the server refuses stops the run before anything runs.
-    let refused = std::process::Command::new(expman_tests::bin("expman"))
+    let refused = std::process::Command::new(crate::support::bin("expman"))
         .args(["run", "."])
         .current_dir(&alice)
         .env("EXPMAN_DB_PASSWORD", "not-the-password")
@@ -498,7 +498,7 @@ fn the_team_database_restarted_or_down_mid_experiment_loses_and_doubles_nothing(
     std::fs::write(dir.join("trials.yaml"), "- name: late\n  repeat: 2\n").unwrap();
     std::fs::write(
         dir.join("base.yaml"),
-        format!("pipeline: {{command: [{}, --epochs, 4]}}\n", expman_tests::bin("fake-trial").display()),
+        format!("pipeline: {{command: [{}, --epochs, 4]}}\n", crate::support::bin("fake-trial").display()),
     )
     .unwrap();
     let out = expman_in(&dir, &["run", "."]);

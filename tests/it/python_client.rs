@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use expman_core::Store;
-use expman_tests::{TempDir, expman_in, fixtures, repo_root, runs_json};
+use crate::support::{TempDir, expman_in, fixtures, repo_root, runs_json};
+use expman_store::Store;
 
 #[test]
 fn every_call_reaches_the_record() {
@@ -70,7 +70,7 @@ fn outside_expman_every_call_is_a_no_op() {
             "-c",
             "import expman_client as em\nassert not em.active()\nem.log_metric('x', 1)\nem.log_params({'a': 1})\nwith em.epoch(0):\n    em.log_metrics({'y': 2})\nem.log_artifact('nothing')\nassert em.config() == {}\nassert not em.should_stop()\nprint('fine')",
         ])
-        .env("PYTHONPATH", repo_root().join("core/python"))
+        .env("PYTHONPATH", repo_root().join("core/runner/python"))
         .env_remove("EXPMAN_EVENTS")
         .env_remove("EXPMAN_CONFIG")
         .current_dir(tmp.path())
@@ -85,7 +85,7 @@ fn outside_expman_every_call_is_a_no_op() {
 fn the_quickstart_runs_end_to_end() {
     let tmp = TempDir::new("quickstart");
     let dir = tmp.path().join("quickstart");
-    expman_tests::copy_dir(&repo_root().join("examples/quickstart"), &dir);
+    crate::support::copy_dir(&repo_root().join("examples/quickstart"), &dir);
     let _ = std::fs::remove_dir_all(dir.join("outputs"));
     let started = std::time::Instant::now();
     let out = expman_in(&dir, &["run", "."]);
@@ -112,7 +112,7 @@ fn the_quickstart_runs_end_to_end() {
         assert!((2..=3).contains(&kept.len()), "{kept:?}");
         assert!(run_dir.join("metrics.csv").exists());
         // ...and in the record.
-        let store = expman_core::Store::open(&dir.join("outputs/expman.db")).unwrap();
+        let store = expman_store::Store::open(&dir.join("outputs/expman.db")).unwrap();
         let d = store.run_detail(&store.resolve_run(run["id"].as_str().unwrap()).unwrap()).unwrap();
         let mut live: Vec<String> = d
             .artifacts

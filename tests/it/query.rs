@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use expman_core::store::{IngestBatch, MetricPoint, NewRun, ParamValue, RunFinish, RunStatus, Started, Store};
-use expman_core::workspace::Workspace;
-use expman_tests::{TempDir, expman_in};
+use crate::support::{TempDir, expman_in};
+use expman_runner::workspace::Workspace;
+use expman_store::{IngestBatch, MetricPoint, NewRun, ParamValue, RunFinish, RunStatus, Started, Store};
 use polars::prelude::*;
 
 /// A workspace with two trials of three runs each (val_loss known), a
@@ -98,7 +98,7 @@ fn runs_frame_is_typed_with_stable_columns() {
     let tmp = TempDir::new("query-frame");
     record(tmp.path());
     let store = Store::open(&tmp.path().join("ws/expman.db")).unwrap();
-    let frame = expman_core::query::Frames::new(&store).runs().unwrap();
+    let frame = expman_query::Frames::new(&store).runs().unwrap();
     let schema: Vec<String> = frame.schema().iter().map(|(n, t)| format!("{n}: {t}")).collect();
     insta::assert_snapshot!("runs_frame_schema", schema.join("\n"));
     assert_eq!(frame.height(), 7);

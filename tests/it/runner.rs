@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use expman_core::Store;
-use expman_tests::{TempDir, bin, expman_in, fake_experiment, runs_json, wait_until};
+use crate::support::{TempDir, bin, expman_in, fake_experiment, runs_json, wait_until};
+use expman_store::Store;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -77,7 +77,7 @@ fn running_pids(db: &Path) -> Vec<i32> {
         .active_runs()
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| r.status == expman_core::RunStatus::Running)
+        .filter(|r| r.status == expman_store::RunStatus::Running)
         .filter_map(|r| r.pid.map(|p| p as i32))
         .collect()
 }

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use expman_core::RunStatus;
-use expman_core::pipeline::{FnPipeline, PipelineRegistry};
-use expman_core::runner::{self, RunnerOptions, Silent};
-use expman_core::workspace::Workspace;
+use crate::support::TempDir;
+use expman_runner::pipeline::{FnPipeline, PipelineRegistry};
+use expman_runner::workspace::Workspace;
+use expman_runner::{RunnerOptions, Silent};
 use expman_schema::{ExpandOptions, FsLoader, check};
-use expman_tests::TempDir;
+use expman_store::RunStatus;
 
 #[test]
 fn rust_pipelines_report_like_processes() {
@@ -48,9 +48,15 @@ fn rust_pipelines_report_like_processes() {
         }),
     );
     let workspace = Workspace::for_project(&analysis.project).unwrap();
-    let report =
-        runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &RunnerOptions::default(), &mut Silent)
-            .unwrap();
+    let report = expman_runner::run(
+        &workspace,
+        &analysis.project,
+        &expansion.runs,
+        &registry,
+        &RunnerOptions::default(),
+        &mut Silent,
+    )
+    .unwrap();
     let status_of =
         |trial: &str| report.runs.iter().filter(|(r, _)| r.trial == trial).map(|(_, s)| *s).collect::<Vec<_>>();
     assert_eq!(status_of("good"), [RunStatus::Success, RunStatus::Success]);
@@ -78,7 +84,7 @@ fn rust_pipelines_report_like_processes() {
 /// built-ins (here: counts epochs, and stops the run at epoch 2).
 #[test]
 fn a_callback_added_in_rust_acts_on_the_event_stream() {
-    use expman_core::callbacks::{Action, Callback, CallbackRun};
+    use expman_runner::callbacks::{Action, Callback, CallbackRun};
     use std::sync::{Arc, Mutex};
 
     struct StopAtTwo {
@@ -138,7 +144,8 @@ fn a_callback_added_in_rust_acts_on_the_event_stream() {
     let epochs = seen.clone();
     options.callbacks.register("stop_at_two", move |_| Ok(Box::new(StopAtTwo { epochs: epochs.clone() })));
     let workspace = Workspace::for_project(&analysis.project).unwrap();
-    let report = runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &options, &mut Silent).unwrap();
+    let report =
+        expman_runner::run(&workspace, &analysis.project, &expansion.runs, &registry, &options, &mut Silent).unwrap();
     assert_eq!(report.runs[0].1, RunStatus::EarlyStopped);
     let seen = seen.lock().unwrap().clone();
     assert!(seen.starts_with(&[0, 1, 2]) && seen.len() < 50, "{seen:?}");

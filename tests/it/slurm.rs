@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use expman_core::Store;
-use expman_tests::{TempDir, bin, copy_dir, expman_in, fake_experiment, repo_root, runs_json, wait_until};
+use crate::support::{TempDir, bin, copy_dir, expman_in, fake_experiment, repo_root, runs_json, wait_until};
+use expman_store::Store;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 

@@ -18,16 +18,16 @@
 //! sent twice, is checked as well as what is sent once. After every read
 //! the frames are compared with the local record's, row for row.
 
-use expman_core::hardware::{GpuSample, MachineSample, RunSample, Sample};
-use expman_core::query::Frames;
-use expman_core::store::copy;
-use expman_core::store::mysql::{MysqlDb, MysqlTarget, as_text};
-use expman_core::store::{
+use crate::support::TempDir;
+use expman_os::hardware::{GpuSample, MachineSample, RunSample, Sample};
+use expman_query::Frames;
+use expman_store::{
     Artifact, Capture, IngestBatch, MetricPoint, NewRun, ParamValue, ResourceSummary, RunFinish, RunRef, RunStatus,
     Started, Store,
 };
-use expman_core::team;
-use expman_tests::TempDir;
+use expman_team as team;
+use expman_team::copy;
+use expman_team::mysql::{MysqlDb, MysqlTarget, as_text};
 use polars::prelude::DataFrame;
 
 /// Where a scenario's record is read back from.

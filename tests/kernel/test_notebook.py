@@ -224,7 +224,7 @@ def test_compare_states_a_verdict_in_words(executed):
     (result,) = outputs(c, "execute_result")
     text = result.data["text/plain"]
     verdict, difference, note = text.splitlines()
-    # core/src/query/stats.rs `Comparison::verdict`: "A is better than B on M: ..."
+    # core/query/src/stats.rs `Comparison::verdict`: "A is better than B on M: ..."
     # when p < 0.05, else "no significant difference between A and B on M: ...".
     assert re.match(
         r"^((baseline|small_model) is better than (baseline|small_model)|no significant difference between "

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use expman_core::Store;
-use expman_core::store::copy::{CopyReport, Side, copy};
-use expman_core::store::mysql::{MYSQL_MIGRATIONS, MysqlDb, MysqlTarget};
-use expman_core::store::{MIGRATIONS, Migration};
+use expman_store::Store;
+use expman_store::{MIGRATIONS, Migration};
+use expman_team::copy::{CopyReport, Side, copy};
+use expman_team::mysql::{MYSQL_MIGRATIONS, MysqlDb, MysqlTarget};
 
 use super::record::locate;
 use crate::args::{DbArgs, DbCommand};
@@ -85,7 +85,7 @@ pub fn db(command: DbCommand) -> anyhow::Result<ExitCode> {
                     (store.migrate()?, store.schema_version()?)
                 }
                 Db::Mysql(target) => {
-                    let mut mysql = MysqlDb::connect(target, expman_core::store::mysql::CONNECT_PATIENCE)?;
+                    let mut mysql = MysqlDb::connect(target, expman_team::mysql::CONNECT_PATIENCE)?;
                     (mysql.migrate()?, mysql.schema_version()?)
                 }
             };
@@ -102,7 +102,7 @@ pub fn db(command: DbCommand) -> anyhow::Result<ExitCode> {
                     (store.rollback(to)?, store.schema_version()?)
                 }
                 Db::Mysql(target) => {
-                    let mut mysql = MysqlDb::connect(target, expman_core::store::mysql::CONNECT_PATIENCE)?;
+                    let mut mysql = MysqlDb::connect(target, expman_team::mysql::CONNECT_PATIENCE)?;
                     (mysql.rollback(to)?, mysql.schema_version()?)
                 }
             };
@@ -125,9 +125,9 @@ pub fn db(command: DbCommand) -> anyhow::Result<ExitCode> {
             }
             let mut local = workspace.open_store()?;
             let mut server = MysqlDb::open(&target)?;
-            let report = expman_core::team::push(&mut local, &mut server, None)
+            let report = expman_team::push(&mut local, &mut server, None)
                 .with_context(|| format!("sending {} to {}", workspace.database.display(), target.shown()))?;
-            let behind = expman_core::team::behind(&mut local, &mut server)?;
+            let behind = expman_team::behind(&mut local, &mut server)?;
             println!("{} -> {}: {}", workspace.database.display(), target.shown(), report.describe());
             if behind > 0 {
                 println!("{behind} run(s) still to send (still going on, or changed meanwhile)");

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use expman_core::hardware::{Gpus, Sample, Sampler, format_bytes};
-use expman_core::workspace::{Locate, Workspace};
-use expman_schema::model::{GpuMode, parse_duration};
+use expman_os::hardware::{GpuPolicy, Gpus, Sample, Sampler, format_bytes};
+use expman_runner::workspace::{Locate, Workspace};
+use expman_schema::model::parse_duration;
 
 use crate::args::{GpuChoice, HwArgs, HwFormat};
 
@@ -20,11 +20,11 @@ pub fn hw(args: HwArgs) -> anyhow::Result<ExitCode> {
         .filter(|d| *d >= Duration::from_millis(100))
         .with_context(|| format!("`{}` is not an interval of at least 100ms (e.g. `1s`, `500ms`)", args.interval))?;
     let mode = match args.gpu {
-        GpuChoice::Off => GpuMode::Off,
-        GpuChoice::Auto => GpuMode::Auto,
-        GpuChoice::Required => GpuMode::Required,
+        GpuChoice::Off => GpuPolicy::Off,
+        GpuChoice::Auto => GpuPolicy::Auto,
+        GpuChoice::Required => GpuPolicy::Required,
     };
-    let gpus = Gpus::open(&mode)?;
+    let gpus = Gpus::open(mode)?;
     let mut sampler = Sampler::new(gpus).map_err(anyhow::Error::msg)?;
     // Active runs of the workspace here, when there is one.
     let workspace = Workspace::locate(&Locate {
@@ -37,7 +37,7 @@ pub fn hw(args: HwArgs) -> anyhow::Result<ExitCode> {
     .filter(Workspace::has_database);
     let runs = || -> Vec<(i64, u32, String)> {
         let Some(ws) = &workspace else { return Vec::new() };
-        let Ok(store) = expman_core::Store::open(&ws.database) else { return Vec::new() };
+        let Ok(store) = expman_store::Store::open(&ws.database) else { return Vec::new() };
         let active = store.active_runs().unwrap_or_default();
         let rows = store.runs_by_id(&active.iter().map(|a| a.run.id).collect::<Vec<_>>()).unwrap_or_default();
         active

@@ -1,9 +1,12 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
 pub mod config;
+#[cfg(feature = "team")]
 mod db;
 pub mod hw;
+#[cfg(feature = "kernel")]
 pub mod kernel;
+#[cfg(feature = "kernel")]
 pub mod plot;
 pub mod query;
 pub mod record;
@@ -29,16 +32,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => query::print(query::sql(&args)?, Some(&args.output)),
         Command::Export(args) => query::print(query::export(&args)?, None),
         Command::Experiments(args) => query::print(query::experiments(&args)?, None),
+        #[cfg(feature = "kernel")]
         Command::Plot(args) => plot::plot(args),
+        #[cfg(not(feature = "kernel"))]
+        Command::Plot(_) => Err(not_built("plot", "kernel")),
         Command::Show(args) => record::show(args),
         Command::Stop(args) => stop::stop(args),
+        #[cfg(feature = "team")]
         Command::Db(command) => db::db(command),
+        #[cfg(not(feature = "team"))]
+        Command::Db(_) => Err(not_built("db", "team")),
         Command::Hw(args) => hw::hw(args),
+        #[cfg(feature = "kernel")]
         Command::Kernel(command) => kernel::kernel(command),
+        #[cfg(not(feature = "kernel"))]
+        Command::Kernel(_) => Err(not_built("kernel", "kernel")),
+        #[cfg(feature = "lsp")]
         Command::Lsp => {
             expman_lsp::run_stdio()?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(not(feature = "lsp"))]
+        Command::Lsp => Err(not_built("lsp", "lsp")),
         Command::Validate(args) => config::validate(args, color),
         Command::Preview(args) => config::preview(args, color),
         Command::Schema(args) => config::schema(args),
@@ -46,4 +61,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => trackers::sync(args),
         Command::ExportMlflow(args) => trackers::export_mlflow(args),
     }
+}
+
+/// A command whose part this expman was built without.
+#[cfg(not(all(feature = "team", feature = "kernel", feature = "lsp")))]
+fn not_built(command: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`expman {command}` needs the `{feature}` feature, which this expman was built without; build it with `--features {feature}` (on by default)"
+    )
 }

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use expman_core::query::Query;
-use expman_core::query::curves::{self, CurveBy, CurveX};
 use expman_kernel::render::chart::{Chart, Point, Series};
+use expman_query::Query;
+use expman_query::curves::{self, CurveBy, CurveX};
 
 use super::query::Scope;
 use crate::args::{PlotArgs, PlotBy, PlotX};
@@ -32,7 +32,7 @@ pub fn chart(args: &PlotArgs) -> anyhow::Result<Chart> {
                     acc
                 },
             );
-        let hint = expman_core::suggest_closest(&args.metric, known.iter().map(String::as_str))
+        let hint = expman_schema::suggest::closest(&args.metric, known.iter().map(String::as_str))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| format!(" (metrics: {})", known.join(", ")));
         bail!("these runs have no metric `{}`{hint}", args.metric);

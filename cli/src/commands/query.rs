@@ -8,10 +8,10 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use expman_core::Store;
-use expman_core::query::stats::{self, At, Comparison};
-use expman_core::query::{Frames, Query, sql};
-use expman_core::workspace::{Locate, Workspace};
+use expman_query::stats::{self, At, Comparison};
+use expman_query::{Frames, Query, sql};
+use expman_runner::workspace::{Locate, Workspace};
+use expman_store::Store;
 use polars::prelude::*;
 
 use crate::args::{
@@ -110,7 +110,7 @@ fn select_columns(frame: DataFrame, wanted: &[String]) -> anyhow::Result<DataFra
             None => names.iter().filter(|n| *n == w).collect(),
         };
         if matched.is_empty() {
-            let hint = expman_core::suggest_closest(w, names.iter().map(String::as_str))
+            let hint = expman_schema::suggest::closest(w, names.iter().map(String::as_str))
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
             bail!("no column `{w}`{hint}");
@@ -231,7 +231,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Answer>> {
         if names.iter().any(|n| n == name) {
             bail!("trial `{name}` has no runs with `{}`", args.metric.metric);
         }
-        let hint = expman_core::suggest_closest(name, names.iter().map(String::as_str))
+        let hint = expman_schema::suggest::closest(name, names.iter().map(String::as_str))
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| format!("trials: {}", names.join(", ")));
         bail!("no trial `{name}`; {hint}")
@@ -280,7 +280,7 @@ pub fn summary(args: &SummaryArgs) -> anyhow::Result<Vec<Answer>> {
             answers.push(Answer::Text(format!(
                 "best overall: run {id} ({trial}) with {} = {}",
                 args.metric.metric,
-                expman_core::summary::format_number(v)
+                expman_os::format::format_number(v)
             )));
         }
     }
@@ -374,11 +374,11 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<Vec<Answer>> {
         TableName::Artifacts => keep_runs(frames.artifacts()?, "run")?,
     };
     let format = match args.format {
-        ExportFormat::Csv => expman_core::query::export::Format::Csv,
-        ExportFormat::Parquet => expman_core::query::export::Format::Parquet,
-        ExportFormat::Json => expman_core::query::export::Format::Json,
+        ExportFormat::Csv => expman_query::export::Format::Csv,
+        ExportFormat::Parquet => expman_query::export::Format::Parquet,
+        ExportFormat::Json => expman_query::export::Format::Json,
     };
-    expman_core::query::export::write(&mut frame, format, &args.out)
+    expman_query::export::write(&mut frame, format, &args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     Ok(vec![Answer::Text(format!(
         "wrote {} row(s) × {} column(s) to {}",

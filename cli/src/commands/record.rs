@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use expman_core::Store;
-use expman_core::summary::format_number;
-use expman_core::time::{format_duration, format_utc};
-use expman_core::workspace::{Locate, Workspace};
+use expman_os::format::format_number;
+use expman_os::time::{format_duration, format_utc};
+use expman_runner::workspace::{Locate, Workspace};
+use expman_store::Store;
 
 use crate::args::{RecordArgs, ShowArgs};
 
@@ -52,7 +52,7 @@ pub fn locate(record: &RecordArgs) -> anyhow::Result<Workspace> {
 fn duration_of(started: Option<i64>, ended: Option<i64>) -> Option<std::time::Duration> {
     match (started, ended) {
         (Some(s), Some(e)) if e >= s => Some(std::time::Duration::from_millis((e - s) as u64)),
-        (Some(s), None) => Some(std::time::Duration::from_millis((expman_core::time::now_ms() - s).max(0) as u64)),
+        (Some(s), None) => Some(std::time::Duration::from_millis((expman_os::time::now_ms() - s).max(0) as u64)),
         _ => None,
     }
 }
@@ -100,7 +100,7 @@ pub fn show_text(args: &ShowArgs) -> anyhow::Result<String> {
         say!(out, "exit code  {c}");
     }
     if let Some(s) = d.signal {
-        say!(out, "signal     {}", expman_core::process::describe_signal(s as i32));
+        say!(out, "signal     {}", expman_os::process::describe_signal(s as i32));
     }
     say!(out, "seed       {}", r.seed.map(|s| s.to_string()).unwrap_or_default());
     say!(out, "config     {}", r.config_hash);
@@ -159,7 +159,7 @@ pub fn show_text(args: &ShowArgs) -> anyhow::Result<String> {
         say!(out, "  ({} deleted by the checkpoint policy: {}{more})", d.deleted_artifacts.len(), names.join(", "));
     }
     if let Some(r) = &d.resources {
-        use expman_core::hardware::format_bytes;
+        use expman_os::format::format_bytes;
         say!(out, "\nresources ({} sample(s))", r.samples);
         say!(out, "  wall time  {}", format_duration(std::time::Duration::from_millis(r.wall_ms.max(0) as u64)));
         if let Some(cpu) = r.cpu_ms {

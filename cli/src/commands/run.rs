@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
-use expman_core::pipeline::PipelineRegistry;
-use expman_core::runner::{self, RunnerOptions};
-use expman_core::slurm::{self, SlurmSettings};
-use expman_core::summary::summarize;
-use expman_core::workspace::Workspace;
+use expman_runner::RunnerOptions;
+use expman_runner::pipeline::PipelineRegistry;
+use expman_runner::slurm::{self, SlurmSettings};
+use expman_runner::workspace::Workspace;
 use expman_schema::model::ExecutorKind;
 use expman_schema::{ExpandOptions, FsLoader, check};
+use expman_store::summary::summarize;
 
 use crate::args::RunArgs;
 use crate::output::print_diagnostics;
@@ -44,7 +44,11 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     let project = &analysis.project;
     let workspace = Workspace::for_project(project)?;
     let registry = PipelineRegistry::with_builtins();
-    runner::check_plans(&expansion.runs, &registry, &expman_core::callbacks::CallbackRegistry::with_builtins())?;
+    expman_runner::check_plans(
+        &expansion.runs,
+        &registry,
+        &expman_runner::callbacks::CallbackRegistry::with_builtins(),
+    )?;
 
     if args.dry_run {
         return dry_run(&workspace, project, &expansion.runs, args.options.resume);
@@ -64,10 +68,10 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         ..RunnerOptions::default()
     };
     let mut view = ProgressView::new(color).verbose(project.env.verbose == Some(true));
-    let report = runner::run(&workspace, project, &expansion.runs, &registry, &options, &mut view)?;
+    let report = expman_runner::run(&workspace, project, &expansion.runs, &registry, &options, &mut view)?;
     view.finish();
 
-    let store = expman_core::Store::open(&workspace.database)?;
+    let store = expman_store::Store::open(&workspace.database)?;
     let summaries = summarize(&store.trial_summaries(&report.run_ids())?);
     if !summaries.is_empty() {
         let mut keys: Vec<String> = Vec::new();
@@ -94,7 +98,7 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         }
         println!("{}", table.render());
     }
-    let ran = if report.runs.is_empty() { "nothing to run".to_string() } else { runner::status_counts(&report) };
+    let ran = if report.runs.is_empty() { "nothing to run".to_string() } else { expman_runner::status_counts(&report) };
     let skipped =
         if report.skipped > 0 { format!(", {} skipped (already succeeded)", report.skipped) } else { String::new() };
     println!(
@@ -131,7 +135,7 @@ fn dry_run(
     resume: bool,
 ) -> anyhow::Result<ExitCode> {
     let store =
-        if resume && workspace.has_database() { Some(expman_core::Store::open(&workspace.database)?) } else { None };
+        if resume && workspace.has_database() { Some(expman_store::Store::open(&workspace.database)?) } else { None };
     let mut table =
         TextTable::new(["trial", "repeat", "seed", "config", "command", "workdir"].map(String::from).to_vec());
     let mut skipped = 0;

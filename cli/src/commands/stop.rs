@@ -8,9 +8,9 @@
 
 use std::process::ExitCode;
 
-use expman_core::process;
-use expman_core::recovery::runner_gone;
-use expman_core::runner::{STOP_REQUEST_FILE, StopTarget};
+use expman_os::process;
+use expman_runner::recovery::runner_gone;
+use expman_runner::{STOP_REQUEST_FILE, StopTarget};
 
 use super::record::open_record;
 use crate::args::StopArgs;
@@ -51,8 +51,8 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
         let who = format!("run {} ({} #{}, {})", row.uid, row.trial, row.repeat + 1, row.experiment);
         if let (Some(job), Some(_)) = (active.job.as_deref(), runner_gone(active, &host)) {
             // Only the run's own job: Slurm may have given its id to another.
-            if expman_core::slurm::is_alive_as(job, &row.uid) {
-                expman_core::slurm::cancel(job);
+            if expman_runner::slurm::is_alive_as(job, &row.uid) {
+                expman_runner::slurm::cancel(job);
                 println!("{who}: no runner watches it; cancelled Slurm job {job}");
             } else {
                 println!(

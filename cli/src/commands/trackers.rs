@@ -1,6 +1,6 @@
 //! `expman sync` (send what trackers have not acknowledged yet) and
 //! `expman export-mlflow` (send an experiment of the record to an MLflow
-//! server): both are the sync engine of `expman-core`'s trackers, run to
+//! server): both are the sync engine of `expman-trackers`, run to
 //! the end here instead of beside the runs.
 
 use std::path::{Path, PathBuf};
@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use expman_core::Store;
-use expman_core::store::ExperimentRow;
-use expman_core::trackers::{NamedTracker, Pending, Syncer, TrackerEnv, TrackerRegistry, tracker_config};
-use expman_core::workspace::{Locate, Workspace};
+use expman_runner::workspace::{Locate, Workspace};
 use expman_schema::FsLoader;
 use expman_schema::model::{TrackerConfig, TrackerKind};
+use expman_store::ExperimentRow;
+use expman_store::Store;
+use expman_trackers::{NamedTracker, Pending, Syncer, TrackerEnv, TrackerRegistry, tracker_config};
 
 use crate::args::{ExportMlflowArgs, ScopeArgs, SyncArgs};
 

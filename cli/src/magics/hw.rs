@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use expman_core::hardware::{Gpus, Sample, Sampler, format_bytes};
-use expman_core::query::{TableView, ViewColumn};
 use expman_kernel::render::table;
+use expman_kernel::view::{TableView, ViewColumn};
 use expman_kernel::{Cell, CellError};
-use expman_schema::model::{GpuMode, parse_duration};
+use expman_os::hardware::{GpuPolicy, Gpus, Sample, Sampler, format_bytes};
+use expman_schema::model::parse_duration;
 
 use super::parse::HwMagicArgs;
 
@@ -15,8 +15,8 @@ pub fn hw(args: &HwMagicArgs, cell: &Cell) -> Result<(), CellError> {
     let interval = parse_duration(&args.interval).filter(|d| *d >= Duration::from_millis(200)).ok_or_else(|| {
         CellError::new("UsageError", format!("`--interval {}`: give at least 200ms, e.g. `1s`", args.interval))
     })?;
-    let gpus = Gpus::open(&GpuMode::Auto).map_err(|e| CellError::new("ExpmanError", e.to_string()))?;
-    let mut sampler = Sampler::new(gpus).map_err(|e| CellError::new("ExpmanError", e))?;
+    let gpus = Gpus::open(GpuPolicy::Auto).map_err(|e| CellError::new("ExpmanError", e.to_string()))?;
+    let mut sampler = Sampler::new(gpus).map_err(|e| CellError::new("ExpmanError", e.to_string()))?;
     // CPU percentages compare two readings.
     let _ = sampler.sample(&[]);
     std::thread::sleep(Duration::from_millis(250));

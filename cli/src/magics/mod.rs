@@ -9,6 +9,7 @@
 
 mod complete;
 mod hw;
+mod live;
 pub mod parse;
 mod present;
 mod run;
@@ -16,10 +17,10 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use expman_core::query::Frames;
-use expman_core::query::export::{Format, write, write_to};
-use expman_core::workspace::{Locate, Workspace};
 use expman_kernel::{Bundle, Cell, CellError, Completeness, Completions, Inspection, Interpreter};
+use expman_query::Frames;
+use expman_query::export::{Format, write, write_to};
+use expman_runner::workspace::{Locate, Workspace};
 
 use crate::args::{FrameFormat, OutputArgs, RecordArgs, ScopeArgs};
 use crate::commands::query::{self, Answer};
@@ -166,7 +167,7 @@ impl Magics {
             }),
         };
         let Some(workspace) = located.filter(Workspace::has_database) else { return complete::Known::default() };
-        let Ok(store) = expman_core::Store::open(&workspace.database) else { return complete::Known::default() };
+        let Ok(store) = expman_store::Store::open(&workspace.database) else { return complete::Known::default() };
         let frames = Frames::new(&store).experiment(session.experiment.as_deref());
         let mut known = complete::Known::default();
         if let Ok(runs) = frames.runs() {

@@ -290,7 +290,7 @@ pub fn help(topic: Option<&str>) -> Result<String, CellError> {
                     Ok(sub.render_long_help().to_string())
                 }
                 None => {
-                    let hint = expman_core::suggest_closest(t, names.iter().map(String::as_str))
+                    let hint = expman_schema::suggest::closest(t, names.iter().map(String::as_str))
                         .map(|s| format!("did you mean `{s}`? "))
                         .unwrap_or_default();
                     Err(CellError::new("UsageError", format!("no magic `{t}`"))

@@ -2,7 +2,6 @@
 //! cell's result (`Out[n]`, HTML with a text fallback), other tables are
 //! displays, sentences go to the cell's output; errors become cell errors.
 
-use expman_core::query::TableView;
 use expman_kernel::render::table;
 use expman_kernel::{Bundle, Cell, CellError};
 
@@ -18,7 +17,7 @@ pub fn show(cell: &Cell, answers: Vec<Answer>) {
     for (i, answer) in answers.into_iter().enumerate() {
         match answer {
             Answer::Frame(frame) => {
-                let bundle = table::bundle(&TableView::of(&frame, MAX_ROWS));
+                let bundle = table::bundle(&crate::view::table_view(&frame, MAX_ROWS));
                 if Some(i) == last_frame { cell.result(bundle) } else { drop(cell.display(bundle)) }
             }
             Answer::Text(text) if only_text => texts.push(text),

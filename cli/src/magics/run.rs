@@ -10,17 +10,18 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use expman_core::Store;
-use expman_core::callbacks::CallbackRegistry;
-use expman_core::pipeline::PipelineRegistry;
-use expman_core::query::{TableView, ViewColumn};
-use expman_core::runner::{self, Observer, RunReport, RunnerEvent, RunnerOptions, StopRequests, StopTarget};
-use expman_core::summary::{format_number, summarize};
-use expman_core::workspace::Workspace;
-use expman_kernel::render::live::LiveTable;
+use super::live::LiveTable;
 use expman_kernel::render::table;
+use expman_kernel::view::{TableView, ViewColumn};
 use expman_kernel::{Bundle, Cell, CellError};
-use expman_schema::{ExpandOptions, FsLoader};
+use expman_os::format::format_number;
+use expman_runner::callbacks::CallbackRegistry;
+use expman_runner::pipeline::PipelineRegistry;
+use expman_runner::workspace::Workspace;
+use expman_runner::{Observer, RunReport, RunnerEvent, RunnerOptions, StopRequests, StopTarget};
+use expman_schema::{ExpandOptions, FsLoader, Project, RunPlan};
+use expman_store::Store;
+use expman_store::summary::summarize;
 
 use super::parse::{RunCellArgs, StopArgs};
 use super::present::error;
@@ -68,48 +69,10 @@ pub fn run_cell(
     cell: &Cell,
     remember: &dyn Fn(&Path, &str),
 ) -> Result<(), CellError> {
-    let cwd =
-        std::env::current_dir().map_err(|e| CellError::new("ExpmanError", format!("no working directory: {e}")))?;
-    let dir = args.dir.as_ref().map(|d| if d.is_absolute() { d.clone() } else { cwd.join(d) });
-    if let Some(d) = &dir
-        && !d.is_dir()
-    {
-        return Err(CellError::new("ExpmanError", format!("--dir {}: no such directory", d.display())));
-    }
-    let body = body.filter(|b| !b.trim().is_empty());
-    let name = format!("cell-{}.yaml", cell.execution_count());
-    let analysis = match (&dir, body) {
-        (Some(d), Some(b)) => expman_schema::load_with_overlay(&FsLoader, d, &d.join(&name), b),
-        (Some(d), None) => expman_schema::load(&FsLoader, d),
-        (None, Some(b)) => expman_schema::load_text(&FsLoader, &cwd.join(&name), b),
-        (None, None) => {
-            return Err(CellError::new("UsageError", "nothing to run").with_traceback([
-                "give `--dir CONFIG_DIR`, or a YAML body under `%%expman run` (a trials list, or env/experiment/base/trials sections)".into(),
-            ]));
-        }
-    };
-    let options = ExpandOptions { trials: args.options.trials.clone(), ..ExpandOptions::default() };
-    let (analysis, expansion) = expman_schema::check_loaded(&FsLoader, analysis, &args.overrides, options);
-    if !analysis.diagnostics.is_empty() {
-        let mut shown = analysis.clone();
-        crate::commands::config::display_relative(&mut shown);
-        let text = crate::output::diagnostics_text(&shown.diagnostics, &shown.sources, false);
-        if analysis.has_errors() {
-            let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
-            return Err(CellError::new("ConfigError", format!("not running: the config has {errors} error(s)"))
-                .with_traceback(text.lines().map(str::to_string)));
-        }
-        cell.stderr(&format!("{text}\n"));
-    }
-    if !expansion.unknown_trials.is_empty() {
-        let known: Vec<&str> = analysis.project.trials.iter().map(|t| t.name.as_str()).collect();
-        return Err(CellError::new("UsageError", format!("no trial named {}", expansion.unknown_trials.join(", ")))
-            .with_traceback([format!("trials: {}", known.join(", "))]));
-    }
-    let project = analysis.project;
+    let (project, plans) = load_cell(&args, body, cell)?;
     let workspace = Workspace::for_project(&project).map_err(|e| error(e.into()))?;
     let registry = PipelineRegistry::with_builtins();
-    runner::check_plans(&expansion.runs, &registry, &CallbackRegistry::with_builtins()).map_err(|e| error(e.into()))?;
+    expman_runner::check_plans(&plans, &registry, &CallbackRegistry::with_builtins()).map_err(|e| error(e.into()))?;
     remember(&workspace.root, project.experiment_name());
 
     let launch = Launch {
@@ -133,14 +96,13 @@ pub fn run_cell(
         runs: runs.clone(),
         tail: args.show_output.then(|| Tail::start(cell.clone())),
     };
-    let plans = expansion.runs;
     let thread_done = done.clone();
     let is_background = args.background;
     let thread_cell = cell.clone();
     let thread = std::thread::Builder::new()
         .name("expman-run".into())
         .spawn(move || {
-            let result = runner::run(&launch.workspace, &project, &plans, &registry, &options, &mut observer);
+            let result = expman_runner::run(&launch.workspace, &project, &plans, &registry, &options, &mut observer);
             if let Some(tail) = observer.tail.take() {
                 tail.stop();
             }
@@ -219,7 +181,14 @@ pub fn run_cell(
             cell.stdout(&format!("{best}\n"));
         }
     }
-    let counts = if report.runs.is_empty() { "nothing to run".to_string() } else { runner::status_counts(&report) };
+    finished(cell, &report, &launch)
+}
+
+/// The last line of a cell that waited for its runs, and an error when
+/// they were stopped.
+fn finished(cell: &Cell, report: &RunReport, launch: &Launch) -> Result<(), CellError> {
+    let counts =
+        if report.runs.is_empty() { "nothing to run".to_string() } else { expman_runner::status_counts(report) };
     let skipped =
         if report.skipped > 0 { format!(", {} skipped (already succeeded)", report.skipped) } else { String::new() };
     let database = &launch.workspace.database;
@@ -235,6 +204,50 @@ pub fn run_cell(
         ));
     }
     Ok(())
+}
+
+/// The cell's config: `--dir`, the YAML body, or both (the body over the
+/// directory's files), checked; diagnostics shown, errors refused.
+fn load_cell(args: &RunCellArgs, body: Option<&str>, cell: &Cell) -> Result<(Project, Vec<RunPlan>), CellError> {
+    let cwd =
+        std::env::current_dir().map_err(|e| CellError::new("ExpmanError", format!("no working directory: {e}")))?;
+    let dir = args.dir.as_ref().map(|d| if d.is_absolute() { d.clone() } else { cwd.join(d) });
+    if let Some(d) = &dir
+        && !d.is_dir()
+    {
+        return Err(CellError::new("ExpmanError", format!("--dir {}: no such directory", d.display())));
+    }
+    let body = body.filter(|b| !b.trim().is_empty());
+    let name = format!("cell-{}.yaml", cell.execution_count());
+    let analysis = match (&dir, body) {
+        (Some(d), Some(b)) => expman_schema::load_with_overlay(&FsLoader, d, &d.join(&name), b),
+        (Some(d), None) => expman_schema::load(&FsLoader, d),
+        (None, Some(b)) => expman_schema::load_text(&FsLoader, &cwd.join(&name), b),
+        (None, None) => {
+            return Err(CellError::new("UsageError", "nothing to run").with_traceback([
+                "give `--dir CONFIG_DIR`, or a YAML body under `%%expman run` (a trials list, or env/experiment/base/trials sections)".into(),
+            ]));
+        }
+    };
+    let options = ExpandOptions { trials: args.options.trials.clone(), ..ExpandOptions::default() };
+    let (analysis, expansion) = expman_schema::check_loaded(&FsLoader, analysis, &args.overrides, options);
+    if !analysis.diagnostics.is_empty() {
+        let mut shown = analysis.clone();
+        crate::commands::config::display_relative(&mut shown);
+        let text = crate::output::diagnostics_text(&shown.diagnostics, &shown.sources, false);
+        if analysis.has_errors() {
+            let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
+            return Err(CellError::new("ConfigError", format!("not running: the config has {errors} error(s)"))
+                .with_traceback(text.lines().map(str::to_string)));
+        }
+        cell.stderr(&format!("{text}\n"));
+    }
+    if !expansion.unknown_trials.is_empty() {
+        let known: Vec<&str> = analysis.project.trials.iter().map(|t| t.name.as_str()).collect();
+        return Err(CellError::new("UsageError", format!("no trial named {}", expansion.unknown_trials.join(", ")))
+            .with_traceback([format!("trials: {}", known.join(", "))]));
+    }
+    Ok((analysis.project, expansion.runs))
 }
 
 fn text_of(b: &Bundle) -> String {

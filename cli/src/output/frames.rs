@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use anyhow::{Context, bail};
-use expman_core::query::export::{Format, write, write_to};
-use expman_core::query::format_cell;
+use expman_query::export::{Format, write, write_to};
+use expman_query::format_cell;
 use polars::prelude::DataFrame;
 
 use super::tables::TextTable;

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use expman_core::RunStatus;
-use expman_core::runner::{Observer, RunInfo, RunnerEvent};
-use expman_core::summary::format_number;
-use expman_core::time::format_duration;
+use expman_os::format::format_number;
+use expman_os::time::format_duration;
+use expman_runner::{Observer, RunInfo, RunnerEvent};
+use expman_store::RunStatus;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Renders runner events for a person.
@@ -98,7 +98,7 @@ impl ProgressView {
         let Some(bar) = self.live.as_ref().and_then(|l| l.runs.get(&run_id)) else { return };
         let (text, resources) = self.lines.get(&run_id).cloned().unwrap_or_default();
         let usage = resources
-            .map(|(cpu, rss)| format!("  [{cpu:.0}% cpu, {}]", expman_core::hardware::format_bytes(rss)))
+            .map(|(cpu, rss)| format!("  [{cpu:.0}% cpu, {}]", expman_os::format::format_bytes(rss)))
             .unwrap_or_default();
         bar.set_message(format!("{state}  {text}{usage}"));
     }
@@ -169,8 +169,8 @@ impl Observer for ProgressView {
                 let mut text = format!(
                     "cpu {:.0}%  mem {}/{}",
                     m.cpu_percent,
-                    expman_core::hardware::format_bytes(m.mem_used),
-                    expman_core::hardware::format_bytes(m.mem_total)
+                    expman_os::format::format_bytes(m.mem_used),
+                    expman_os::format::format_bytes(m.mem_total)
                 );
                 for g in &sample.gpus {
                     text.push_str(&format!("  gpu{} {}%", g.index, g.util_percent));

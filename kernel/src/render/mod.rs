@@ -1,8 +1,9 @@
 //! Rich outputs: tables (HTML with a plain-text fallback), charts
-//! (Vega-Lite with an SVG fallback) and the live table of running trials.
+//! (Vega-Lite with an SVG fallback); the live table of running
+//! trials is the binary's (it watches the runner) and renders through
+//! [`table`].
 
 pub mod chart;
-pub mod live;
 pub mod table;
 
 /// Escapes text for HTML.

@@ -1,7 +1,7 @@
 //! Tables: HTML for notebooks (typed header, sticky, numbers right-aligned,
 //! the shape under it) and aligned plain text for everything else.
 
-use expman_core::query::TableView;
+use crate::view::TableView;
 
 use super::escape;
 use crate::cell::Bundle;
@@ -97,8 +97,8 @@ pub fn text(view: &TableView) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::view::{TableView, ViewColumn};
     use expect_test::expect;
-    use expman_core::query::{TableView, ViewColumn};
 
     use super::*;
 

@@ -1,0 +1,162 @@
+//! Workspaces: the directory where runs, logs, artifacts and the database
+//! live, and how commands that read the record find it.
+//!
+//! A workspace is marked by `.expman/workspace.json` (written on the first
+//! run), which names its database; `.expman/python/` holds the
+//! `expman_client` helper that runs find on their `PYTHONPATH`.
+
+use std::path::{Path, PathBuf};
+
+use expman_schema::Project;
+use expman_schema::model::DatabaseKind;
+
+use crate::error::RunError;
+use crate::team::TeamDatabase;
+use expman_os::safe_name;
+
+/// The helper module trials import (`import expman_client`).
+pub const PYTHON_CLIENT: &str = include_str!("../python/expman_client.py");
+
+/// A workspace, its database file, and the team database it sends its
+/// runs to (when `env.yaml` names one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workspace {
+    pub root: PathBuf,
+    /// The local record (SQLite).
+    pub database: PathBuf,
+    pub team: Option<TeamDatabase>,
+}
+
+/// Where a command was told to look for the record.
+#[derive(Clone, Debug, Default)]
+pub struct Locate {
+    /// `--workspace DIR`.
+    pub workspace: Option<PathBuf>,
+    /// `--dir CONFIG_DIR`.
+    pub dir: Option<PathBuf>,
+    /// `EXPMAN_WORKSPACE`.
+    pub env_workspace: Option<PathBuf>,
+    /// The current directory.
+    pub cwd: PathBuf,
+}
+
+const MARKER: &str = ".expman/workspace.json";
+
+impl Workspace {
+    /// The workspace a project's env.yaml names.
+    pub fn for_project(project: &Project) -> Result<Workspace, RunError> {
+        let root = project.workspace();
+        let db = project.env.database.as_ref();
+        let team = match db {
+            Some(d) if d.kind == Some(DatabaseKind::Mysql) => {
+                let Some(url) = d.url.as_deref().filter(|u| !u.trim().is_empty()) else {
+                    return Err(RunError::Invalid(format!(
+                        "{}: `database.type: mysql` needs `database.url: mysql://user@host:3306/database`",
+                        project.dir.join("env.yaml").display()
+                    )));
+                };
+                crate::team::require(&project.dir.join("env.yaml"))?;
+                Some(TeamDatabase::new(url, d.password.clone()))
+            }
+            _ => None,
+        };
+        let path = db.and_then(|d| d.path.as_deref()).unwrap_or("expman.db");
+        let database = if Path::new(path).is_absolute() { PathBuf::from(path) } else { root.join(path) };
+        Ok(Workspace { root, database, team })
+    }
+
+    /// The workspace at `root`, with the database its marker names (or the
+    /// default `expman.db`).
+    pub fn at(root: &Path) -> Workspace {
+        let marker = std::fs::read_to_string(root.join(MARKER))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .unwrap_or_default();
+        let database = marker["database"]
+            .as_str()
+            .map(PathBuf::from)
+            .map(|p| if p.is_absolute() { p } else { root.join(p) })
+            .unwrap_or_else(|| root.join("expman.db"));
+        // The password is never in the marker: it comes from the environment.
+        let team = marker["team"].as_str().map(|url| TeamDatabase::new(url, None));
+        Workspace { root: root.to_path_buf(), database, team }
+    }
+
+    /// Finds the workspace for a command that reads the record: `--workspace`,
+    /// else `EXPMAN_WORKSPACE`, else `--dir`'s config, else the config
+    /// directory or workspace the current directory is in (or under).
+    pub fn locate(locate: &Locate) -> Result<Workspace, RunError> {
+        Workspace::locate_scope(locate).map(|(ws, _)| ws)
+    }
+
+    /// Like [`Workspace::locate`], and the experiment a config directory
+    /// names (when the workspace was found through one): commands that
+    /// read the record look at that experiment by default.
+    pub fn locate_scope(locate: &Locate) -> Result<(Workspace, Option<String>), RunError> {
+        if let Some(ws) = locate.workspace.as_ref().or(locate.env_workspace.as_ref()) {
+            return Ok((Workspace::at(&absolute(&locate.cwd, ws)), None));
+        }
+        if let Some(dir) = &locate.dir {
+            return Workspace::from_config(&absolute(&locate.cwd, dir));
+        }
+        let mut here = Some(locate.cwd.as_path());
+        while let Some(dir) = here {
+            if dir.join(MARKER).is_file() {
+                return Ok((Workspace::at(dir), None));
+            }
+            if expman_schema::Role::Trials.find_in(&expman_schema::FsLoader, dir).is_some() {
+                return Workspace::from_config(dir);
+            }
+            here = dir.parent();
+        }
+        Err(RunError::Invalid(
+            "no expman workspace here: run in a config directory or workspace, or pass --dir CONFIG_DIR or --workspace DIR (or set EXPMAN_WORKSPACE)".into(),
+        ))
+    }
+
+    fn from_config(dir: &Path) -> Result<(Workspace, Option<String>), RunError> {
+        let analysis = expman_schema::load(&expman_schema::FsLoader, dir);
+        let ws = Workspace::for_project(&analysis.project)?;
+        Ok((ws, Some(analysis.project.experiment_name().to_string())))
+    }
+
+    /// Creates the workspace directory, its marker and the Python helper.
+    pub fn prepare(&self) -> Result<(), RunError> {
+        let python = self.python_dir();
+        std::fs::create_dir_all(&python).map_err(|e| RunError::io(&python, e))?;
+        let marker = self.root.join(MARKER);
+        let db = self.database.strip_prefix(&self.root).unwrap_or(&self.database);
+        let mut text = serde_json::json!({ "database": db.display().to_string() });
+        if let Some(team) = &self.team {
+            text["team"] = team.url.clone().into();
+        }
+        let text = text.to_string();
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&marker, text).map_err(|e| RunError::io(&marker, e))?;
+        }
+        let client = python.join("expman_client.py");
+        if std::fs::read_to_string(&client).ok().as_deref() != Some(PYTHON_CLIENT) {
+            std::fs::write(&client, PYTHON_CLIENT).map_err(|e| RunError::io(&client, e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether there is a record to read yet (a team database always is).
+    pub fn has_database(&self) -> bool {
+        self.team.is_some() || self.database.is_file()
+    }
+
+    pub fn python_dir(&self) -> PathBuf {
+        self.root.join(".expman").join("python")
+    }
+
+    /// `<workspace>/<experiment>/<trial>/<run-id>`, names made safe for
+    /// file systems.
+    pub fn run_dir(&self, experiment: &str, trial: &str, uid: &str) -> PathBuf {
+        self.root.join(safe_name(experiment)).join(safe_name(trial)).join(uid)
+    }
+}
+
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) }
+}
