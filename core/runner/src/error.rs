@@ -22,8 +22,6 @@ pub enum RunError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Slurm(#[from] crate::slurm::SlurmError),
-    #[error(transparent)]
     Hardware(#[from] expman_os::hardware::HardwareError),
 }
 

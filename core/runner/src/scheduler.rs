@@ -683,7 +683,8 @@ fn check_before_recording(
     observer: &mut dyn Observer,
 ) -> Result<Checked, RunError> {
     if let Some(r) = project.env.resources.as_ref().filter(|r| r.executor == Some(ExecutorKind::Slurm)) {
-        crate::slurm::check_extra_args(r.extra_args.as_deref().unwrap_or(&[]))?;
+        crate::slurm::check_extra_args(r.extra_args.as_deref().unwrap_or(&[]))
+            .map_err(|e| RunError::Invalid(e.to_string()))?;
     }
     let hardware = project.env.hardware.clone().unwrap_or_default();
     let gpu_mode = match hardware.gpu.clone().unwrap_or(GpuMode::Auto) {
