@@ -30,7 +30,7 @@ fn rust_pipelines_report_like_processes() {
         FnPipeline::new(|ctx| {
             let lr = ctx.config.get("lr").and_then(|n| n.as_f64()).unwrap_or(0.1);
             if lr < 0.0 {
-                return Err(format!("learning rate {lr} is negative"));
+                return Err(format!("learning rate {lr} is negative").into());
             }
             assert!(lr < 10.0, "diverged");
             let epochs = ctx.config.get("epochs").and_then(|n| n.as_i64()).unwrap_or(1);

@@ -25,7 +25,7 @@ pub fn hw(args: HwArgs) -> anyhow::Result<ExitCode> {
         GpuChoice::Required => GpuPolicy::Required,
     };
     let gpus = Gpus::open(mode)?;
-    let mut sampler = Sampler::new(gpus).map_err(anyhow::Error::msg)?;
+    let mut sampler = Sampler::new(gpus)?;
     // Active runs of the workspace here, when there is one.
     let workspace = Workspace::locate(&Locate {
         workspace: args.record.workspace.clone(),

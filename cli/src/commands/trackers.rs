@@ -112,7 +112,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let mut any = false;
     for experiment in &experiments {
         let configs = configured_trackers(args.scope.record.dir.as_deref(), experiment)?;
-        let mut trackers = registry.build(&configs, &env).map_err(anyhow::Error::msg)?;
+        let mut trackers = registry.build(&configs, &env)?;
         if let Some(only) = &args.tracker {
             trackers.retain(|t| &t.name == only || t.key.split('@').next() == Some(only));
             if trackers.is_empty() {
@@ -156,7 +156,7 @@ pub fn export_mlflow(args: ExportMlflowArgs) -> anyhow::Result<ExitCode> {
         if let Some(name) = &args.experiment_name {
             config.experiment_name = Some(name.clone());
         }
-        let mut trackers = TrackerRegistry::with_builtins().build(&[config], &env).map_err(anyhow::Error::msg)?;
+        let mut trackers = TrackerRegistry::with_builtins().build(&[config], &env)?;
         all_ok &= sync_all(&mut store, &workspace, experiment, &mut trackers)?;
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })

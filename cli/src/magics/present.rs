@@ -54,8 +54,14 @@ pub fn error(err: anyhow::Error) -> CellError {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("failed").to_string();
     let mut rest: Vec<String> = lines.map(str::to_string).collect();
+    let mut shown = text.clone();
     for cause in err.chain().skip(1) {
-        rest.push(format!("caused by: {cause}"));
+        // As the terminal does: a cause the line above says already is left out.
+        let cause = cause.to_string();
+        if !shown.contains(&cause) {
+            rest.push(format!("caused by: {cause}"));
+        }
+        shown = cause;
     }
     CellError::new("ExpmanError", first).with_traceback(rest)
 }

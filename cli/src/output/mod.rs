@@ -57,8 +57,15 @@ pub fn diagnostics_text(diagnostics: &[Diagnostic], sources: &Sources, color: bo
 /// Prints a command's failure with its cause chain.
 pub fn print_error(err: &anyhow::Error) {
     let mut text = format!("error: {err}");
+    let mut shown = err.to_string();
     for cause in err.chain().skip(1) {
-        text.push_str(&format!("\n  caused by: {cause}"));
+        // Typed errors keep their source and often say it already: a cause
+        // the line above contains adds nothing.
+        let cause = cause.to_string();
+        if !shown.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+        shown = cause;
     }
     eprintln!("{text}");
 }

@@ -78,11 +78,7 @@ fn ingest_through_runner(points: u64, per_line: u64, trackers: &str, flush: Dura
     registry.register(
         "flood",
         FnPipeline::new(move |ctx| {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(ctx.run_dir.join("events.jsonl"))
-                .map_err(|e| e.to_string())?;
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(ctx.run_dir.join("events.jsonl"))?;
             let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
             fw.store(nanos(), Ordering::SeqCst);
             let ts = 1.7e9;
@@ -93,20 +89,18 @@ fn ingest_through_runner(points: u64, per_line: u64, trackers: &str, flush: Dura
                         out,
                         r#"{{"type":"metric","key":"loss","value":{},"step":{i},"ts":{ts}}}"#,
                         1.0 / (1.0 + i as f64)
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                 } else {
-                    write!(out, r#"{{"type":"metrics","step":{},"ts":{ts},"values":{{"#, i / per_line)
-                        .map_err(|e| e.to_string())?;
+                    write!(out, r#"{{"type":"metrics","step":{},"ts":{ts},"values":{{"#, i / per_line)?;
                     for k in 0..per_line {
                         let sep = if k + 1 == per_line { "" } else { "," };
-                        write!(out, r#""m{k}":{}{sep}"#, 1.0 / (1.0 + (i + k) as f64)).map_err(|e| e.to_string())?;
+                        write!(out, r#""m{k}":{}{sep}"#, 1.0 / (1.0 + (i + k) as f64))?;
                     }
-                    writeln!(out, "}}}}").map_err(|e| e.to_string())?;
+                    writeln!(out, "}}}}")?;
                 }
                 i += per_line;
             }
-            out.flush().map_err(|e| e.to_string())?;
+            out.flush()?;
             dw.store(nanos(), Ordering::SeqCst);
             Ok(())
         }),

@@ -9,9 +9,27 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::ingest::file_digest;
 use expman_os::process;
+
+/// Why a code snapshot or `pip freeze` could not be captured.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot run `{python} -m pip freeze`: {source}")]
+    CannotRun {
+        python: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{python} -m pip freeze` failed: {stderr}")]
+    PipFailed { python: String, stderr: String },
+    #[error("cannot hash pip freeze output")]
+    NoDigest,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 /// The git state of a working directory.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -134,21 +152,22 @@ pub fn pip_freeze(
     workdir: &Path,
     env: &std::collections::BTreeMap<String, String>,
     dir: &Path,
-) -> Result<SharedFile, String> {
+) -> Result<SharedFile, CaptureError> {
     let out = process::tool(python, &["-m", "pip", "freeze"], workdir)
         .env_clear()
         .envs(env)
         .output()
-        .map_err(|e| format!("cannot run `{python} -m pip freeze`: {e}"))?;
+        .map_err(|source| CaptureError::CannotRun { python: python.to_string(), source })?;
     if !out.status.success() {
-        return Err(format!("`{python} -m pip freeze` failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(CaptureError::PipFailed { python: python.to_string(), stderr });
     }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".pip-{}.tmp", std::process::id()));
-    std::fs::write(&tmp, &out.stdout).map_err(|e| e.to_string())?;
-    let (size, sha256) = file_digest(&tmp).ok_or("cannot hash pip freeze output")?;
+    std::fs::write(&tmp, &out.stdout)?;
+    let (size, sha256) = file_digest(&tmp).ok_or(CaptureError::NoDigest)?;
     let path = dir.join(format!("pip-freeze-{}.txt", &sha256[..16]));
-    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, &path)?;
     Ok(SharedFile { path, size, sha256 })
 }
 
@@ -159,15 +178,16 @@ pub fn python_of(argv: &[String]) -> Option<String> {
     (name.starts_with("python")).then(|| program.clone())
 }
 
-/// A code snapshot and the files it left out, or why there is none.
-pub type SnapshotResult = Result<(SharedFile, Vec<String>), String>;
+/// A code snapshot and the files it left out, or why there is none
+/// (shared: the result is kept for every run of the working directory).
+pub type SnapshotResult = Result<(SharedFile, Vec<String>), Arc<CaptureError>>;
 
 /// What one `expman run` computes once per working directory.
 #[derive(Default)]
 pub struct CaptureCache {
     pub git: HashMap<PathBuf, Option<GitState>>,
     pub snapshots: HashMap<(PathBuf, Vec<String>), SnapshotResult>,
-    pub pip: HashMap<(PathBuf, String), Result<SharedFile, String>>,
+    pub pip: HashMap<(PathBuf, String), Result<SharedFile, Arc<CaptureError>>>,
 }
 
 #[cfg(test)]

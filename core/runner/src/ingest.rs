@@ -170,7 +170,7 @@ impl EventReader {
                         batch.malformed += 1;
                         self.malformed_seen += 1;
                         if self.first_malformed.is_none() {
-                            self.first_malformed = Some((at, reason));
+                            self.first_malformed = Some((at, reason.to_string()));
                         }
                     }
                 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::callbacks::{Action, RunCallbacks};
 use crate::ingest::{EventReader, Progress};
-use expman_store::Store;
+use expman_store::{Store, StoreError};
 
 /// What the scheduler asks of the ingest thread.
 pub enum Command {
@@ -173,8 +173,8 @@ pub fn spawn(
                         let _ = reports.send(Report::Progress { run_id, progress });
                     }
                     Ok(None) => {}
-                    Err(message) => {
-                        let _ = reports.send(Report::Error { run_id, message });
+                    Err(error) => {
+                        let _ = reports.send(Report::Error { run_id, message: error.to_string() });
                     }
                 }
             }
@@ -231,22 +231,33 @@ fn feed(store: &mut Store, watched: &mut Watched, progress: &mut Progress, repor
     }
 }
 
+/// Why one read-and-commit did not commit.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error("cannot read events: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("another process committed these events first")]
+    Taken,
+    #[error("cannot record events (will retry): {0}")]
+    Record(#[source] StoreError),
+}
+
 /// Reads and commits once. `Ok(Some((progress, more)))` when something was
 /// read (`more`: the batch was full, read again at once).
-fn step(store: &mut Store, reader: &mut EventReader, finished: bool) -> Result<Option<(Progress, bool)>, String> {
+fn step(store: &mut Store, reader: &mut EventReader, finished: bool) -> Result<Option<(Progress, bool)>, StepError> {
     let before = reader.offset();
-    let (batch, progress) = reader.read(finished).map_err(|e| format!("cannot read events: {e}"))?;
+    let (batch, progress) = reader.read(finished).map_err(StepError::Read)?;
     if batch.offset == before {
         return Ok(None);
     }
     let full = (batch.offset - before) as usize >= crate::ingest::MAX_BATCH_BYTES;
     match store.ingest(&batch) {
         Ok(true) => Ok(Some((progress, full))),
-        Ok(false) => Err("another process committed these events first".into()),
+        Ok(false) => Err(StepError::Taken),
         Err(e) => {
             // Not committed: read these lines again next time.
             reader.rewind();
-            Err(format!("cannot record events (will retry): {e}"))
+            Err(StepError::Record(e))
         }
     }
 }
@@ -261,10 +272,10 @@ fn drain(store: &mut Store, watched: &mut Watched, reports: &Sender<Report>) -> 
                 watched.remember(&progress);
             }
             Ok(None) => break,
-            Err(message) => {
+            Err(error) => {
                 failures += 1;
                 if failures >= 5 {
-                    drained.error = Some(message);
+                    drained.error = Some(error.to_string());
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(200));

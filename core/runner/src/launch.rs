@@ -4,15 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use expman_os::hardware::Sample;
 use expman_schema::secrets::is_secret_key;
 use expman_schema::{Project, RunPlan};
 
-use crate::callbacks::{CallbackRegistry, CallbackRun, RunCallbacks};
-use crate::capture::{self, CaptureCache};
+use crate::callbacks::{CallbackConfigError, CallbackRegistry, CallbackRun, RunCallbacks};
+use crate::capture::{self, CaptureCache, CaptureError};
+use crate::error::RunError;
 use crate::ingest_thread;
 use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
 use crate::slurm::SlurmExecutor;
@@ -20,7 +21,23 @@ use crate::workspace::Workspace;
 use crate::{DEFAULT_GRACE, RunInfo, prepare};
 use expman_os::process;
 use expman_os::time::now_ms;
-use expman_store::{Artifact, Capture, RunRef, Started, Store};
+use expman_store::{Artifact, Capture, RunRef, Started, Store, StoreError};
+
+/// Why a run could not be started (it ends FAILED with this message).
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("unknown pipeline type `{kind}`")]
+    UnknownPipeline { kind: String },
+    #[error("`resources.executor: slurm` runs commands (`pipeline.type: process`); `{kind}` runs inside expman itself")]
+    SlurmNeedsProcess { kind: String },
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Callbacks(#[from] CallbackConfigError),
+    /// Started but not on record (it was stopped again).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// What the scheduler waits for.
 pub enum Message {
@@ -64,7 +81,7 @@ pub fn launch(
     queued: &Queued,
     gpus: &[u32],
     tx: &mpsc::Sender<Message>,
-) -> (RunInfo, Result<Launched, String>) {
+) -> (RunInfo, Result<Launched, LaunchError>) {
     let plan = &queued.plan;
     let run_dir = ctx.workspace.run_dir(ctx.project.experiment_name(), &plan.trial, &queued.run.uid);
     let info = RunInfo {
@@ -86,12 +103,11 @@ fn start(
     gpus: &[u32],
     run_dir: &Path,
     tx: &mpsc::Sender<Message>,
-) -> Result<Launched, String> {
+) -> Result<Launched, LaunchError> {
     let plan = &queued.plan;
     let kind = plan.pipeline.kind.clone().unwrap_or_else(|| "process".into());
-    let pipeline = ctx.pipelines.get(&kind).ok_or_else(|| format!("unknown pipeline type `{kind}`"))?;
-    let spec = prepare::launch_spec(ctx.workspace, ctx.project, plan, &queued.run.uid, run_dir, gpus, &ctx.base_env)
-        .map_err(|e| e.to_string())?;
+    let pipeline = ctx.pipelines.get(&kind).ok_or_else(|| LaunchError::UnknownPipeline { kind: kind.clone() })?;
+    let spec = prepare::launch_spec(ctx.workspace, ctx.project, plan, &queued.run.uid, run_dir, gpus, &ctx.base_env)?;
     let callbacks = run_callbacks(ctx, queued, run_dir, spec.env.clone())?;
     let grace = plan.pipeline.grace_period.map(|g| g.0).unwrap_or(DEFAULT_GRACE);
     let workdir = spec.workdir.clone();
@@ -102,16 +118,13 @@ fn start(
     let running = match &ctx.slurm {
         Some(slurm) => {
             if kind != "process" {
-                return Err(format!(
-                    "`resources.executor: slurm` runs commands (`pipeline.type: process`); `{kind}` runs inside expman itself"
-                ));
+                return Err(LaunchError::SlurmNeedsProcess { kind });
             }
             let name = crate::slurm::job_name(ctx.project.experiment_name(), &plan.trial, plan.repeat, &queued.run.uid);
             slurm.launch(spec, &name, plan.pipeline.timeout.map(|t| t.0))
         }
         None => pipeline.launch(spec),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let pid = running.pid();
     let job = running.job();
     let host = process::host_name();
@@ -127,7 +140,7 @@ fn start(
     if let Err(e) = store.mark_running(queued.run.id, &started) {
         // Started but not on record: nobody would watch or stop it.
         running.stopper().terminate();
-        return Err(e.to_string());
+        return Err(e.into());
     }
     let stopper = running.stopper();
     wait_in_thread(running, queued.run.id, &queued.run.uid, tx)?;
@@ -140,7 +153,7 @@ pub fn run_callbacks(
     queued: &Queued,
     run_dir: &Path,
     env: BTreeMap<String, String>,
-) -> Result<Option<Box<RunCallbacks>>, String> {
+) -> Result<Option<Box<RunCallbacks>>, CallbackConfigError> {
     let plan = &queued.plan;
     let Some(list) = plan.pipeline.callbacks.as_deref().filter(|l| !l.is_empty()) else { return Ok(None) };
     let built = ctx.callbacks.build(list)?;
@@ -164,7 +177,7 @@ pub fn wait_in_thread(
     run_id: i64,
     uid: &str,
     tx: &mpsc::Sender<Message>,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let tx = tx.clone();
     std::thread::Builder::new()
         .name(format!("wait-{uid}"))
@@ -173,7 +186,7 @@ pub fn wait_in_thread(
             let _ = tx.send(Message::Exit { run_id, outcome });
         })
         .map(|_| ())
-        .map_err(|e| format!("cannot start a waiter thread: {e}"))
+        .map_err(RunError::WaiterThread)
 }
 
 /// Records the run's environment, git state, code snapshot, Python
@@ -218,7 +231,7 @@ fn record_capture(
             .entry(key)
             .or_insert_with(|| {
                 let files = capture::matching_files(workdir, globs, &skip);
-                capture::code_snapshot(workdir, &files, &snapshots).map_err(|e| e.to_string())
+                capture::code_snapshot(workdir, &files, &snapshots).map_err(|e| Arc::new(CaptureError::Io(e)))
             })
             .clone();
         match result {
@@ -250,7 +263,7 @@ fn record_capture(
                     .capture
                     .pip
                     .entry((workdir.to_path_buf(), python.clone()))
-                    .or_insert_with(|| capture::pip_freeze(&python, workdir, env, &dir))
+                    .or_insert_with(|| capture::pip_freeze(&python, workdir, env, &dir).map_err(Arc::new))
                     .clone();
                 match result {
                     Ok(file) => artifacts.push(Artifact {

@@ -276,7 +276,11 @@ impl Drop for EpochScope<'_> {
     }
 }
 
-type TrainFn = dyn Fn(&RunContext) -> Result<(), String> + Send + Sync;
+/// Why Rust training code failed: any error (`?` works on all of them),
+/// or a message (`Err("...".into())`).
+pub type TrainError = Box<dyn std::error::Error + Send + Sync>;
+
+type TrainFn = dyn Fn(&RunContext) -> Result<(), TrainError> + Send + Sync;
 
 /// Rust training code as a pipeline: the closure runs on a thread of its
 /// own; `Err` or a panic makes the run FAILED with that message.
@@ -285,13 +289,13 @@ pub struct FnPipeline {
 }
 
 impl FnPipeline {
-    pub fn new(train: impl Fn(&RunContext) -> Result<(), String> + Send + Sync + 'static) -> FnPipeline {
+    pub fn new(train: impl Fn(&RunContext) -> Result<(), TrainError> + Send + Sync + 'static) -> FnPipeline {
         FnPipeline { train: Arc::new(train) }
     }
 }
 
 struct ThreadRunning {
-    handle: Option<JoinHandle<Result<(), String>>>,
+    handle: Option<JoinHandle<Result<(), TrainError>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -327,7 +331,7 @@ impl Running for ThreadRunning {
         };
         match handle.join() {
             Ok(Ok(())) => Outcome { exit_code: Some(0), ..Outcome::default() },
-            Ok(Err(message)) => Outcome { exit_code: Some(1), error: Some(message), ..Outcome::default() },
+            Ok(Err(error)) => Outcome { exit_code: Some(1), error: Some(error.to_string()), ..Outcome::default() },
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<String>()

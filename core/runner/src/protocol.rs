@@ -62,51 +62,72 @@ struct Raw<'a> {
     text: Option<String>,
 }
 
-/// Why a line was not understood.
-pub type Malformed = String;
+/// Why a line was not understood (recorded with the run's first malformed
+/// line, so the reason reads as a sentence).
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    #[error("not a JSON event object: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// An event without a field it cannot do without.
+    #[error("{event} without `{field}`")]
+    Missing { event: &'static str, field: &'static str },
+    #[error("unknown event type `{0}`")]
+    UnknownType(String),
+    #[error("metric value {0} is not a number")]
+    NotANumber(String),
+    #[error("`values` is not an object: {0}")]
+    NotAnObject(#[source] serde_json::Error),
+    #[error("`value` is not JSON: {0}")]
+    BadValue(#[source] serde_json::Error),
+}
+
+/// `Malformed::Missing` for `event` without `field`.
+fn missing(event: &'static str, field: &'static str) -> Malformed {
+    Malformed::Missing { event, field }
+}
 
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<Event, Malformed> {
-    let raw: Raw<'_> = serde_json::from_slice(line).map_err(|e| format!("not a JSON event object: {e}"))?;
+    let raw: Raw<'_> = serde_json::from_slice(line).map_err(Malformed::NotJson)?;
     let ts = raw.ts.map(|t| (t * 1000.0).round() as i64);
     match raw.kind {
         "metric" => {
-            let key = raw.key.ok_or("metric without `key`")?.into_owned();
-            let value = number(raw.value.ok_or("metric without `value`")?)?;
+            let key = raw.key.ok_or_else(|| missing("metric", "key"))?.into_owned();
+            let value = number(raw.value.ok_or_else(|| missing("metric", "value"))?)?;
             Ok(Event::Metrics { values: vec![(key, value)], step: raw.step, epoch: raw.epoch, ts })
         }
         "metrics" => Ok(Event::Metrics {
-            values: number_map(raw.values.ok_or("metrics without `values`")?)?,
+            values: number_map(raw.values.ok_or_else(|| missing("metrics", "values"))?)?,
             step: raw.step,
             epoch: raw.epoch,
             ts,
         }),
         "param" => {
-            let key = raw.key.ok_or("param without `key`")?.into_owned();
-            let value = any(raw.value.ok_or("param without `value`")?)?;
+            let key = raw.key.ok_or_else(|| missing("param", "key"))?.into_owned();
+            let value = any(raw.value.ok_or_else(|| missing("param", "value"))?)?;
             Ok(Event::Params(vec![(key, ParamValue::from_json(&value))]))
         }
         "params" => {
-            let values = object(raw.values.ok_or("params without `values`")?)?;
+            let values = object(raw.values.ok_or_else(|| missing("params", "values"))?)?;
             Ok(Event::Params(values.iter().map(|(k, v)| (k.clone(), ParamValue::from_json(v))).collect()))
         }
         "tag" => {
-            let key = raw.key.ok_or("tag without `key`")?.into_owned();
-            let value = any(raw.value.ok_or("tag without `value`")?)?;
+            let key = raw.key.ok_or_else(|| missing("tag", "key"))?.into_owned();
+            let value = any(raw.value.ok_or_else(|| missing("tag", "value"))?)?;
             Ok(Event::Tags(vec![(key, text_of(&value))]))
         }
         "tags" => {
-            let values = object(raw.values.ok_or("tags without `values`")?)?;
+            let values = object(raw.values.ok_or_else(|| missing("tags", "values"))?)?;
             Ok(Event::Tags(values.iter().map(|(k, v)| (k.clone(), text_of(v))).collect()))
         }
         "artifact" => Ok(Event::Artifact {
-            path: raw.path.ok_or("artifact without `path`")?,
+            path: raw.path.ok_or_else(|| missing("artifact", "path"))?,
             kind: raw.artifact_kind.unwrap_or_else(|| "file".into()),
             epoch: raw.epoch,
         }),
-        "epoch_start" => Ok(Event::EpochStart { epoch: raw.epoch.ok_or("epoch_start without `epoch`")?, ts }),
+        "epoch_start" => Ok(Event::EpochStart { epoch: raw.epoch.ok_or_else(|| missing("epoch_start", "epoch"))?, ts }),
         "epoch_end" => Ok(Event::EpochEnd {
-            epoch: raw.epoch.ok_or("epoch_end without `epoch`")?,
+            epoch: raw.epoch.ok_or_else(|| missing("epoch_end", "epoch"))?,
             ts,
             values: match raw.values {
                 Some(v) => number_map(v)?,
@@ -115,14 +136,14 @@ pub fn parse_line(line: &[u8]) -> Result<Event, Malformed> {
         }),
         "batch_end" => Ok(Event::BatchEnd {
             epoch: raw.epoch,
-            batch: raw.batch.ok_or("batch_end without `batch`")?,
+            batch: raw.batch.ok_or_else(|| missing("batch_end", "batch"))?,
             values: match raw.values {
                 Some(v) => number_map(v)?,
                 None => Vec::new(),
             },
         }),
-        "note" => Ok(Event::Note(raw.text.ok_or("note without `text`")?)),
-        other => Err(format!("unknown event type `{other}`")),
+        "note" => Ok(Event::Note(raw.text.ok_or_else(|| missing("note", "text"))?)),
+        other => Err(Malformed::UnknownType(other.to_string())),
     }
 }
 
@@ -137,22 +158,21 @@ fn number(raw: &RawValue) -> Result<f64, Malformed> {
         "\"-Infinity\"" | "\"-inf\"" => Ok(f64::NEG_INFINITY),
         "true" => Ok(1.0),
         "false" => Ok(0.0),
-        other => Err(format!("metric value {other} is not a number")),
+        other => Err(Malformed::NotANumber(other.to_string())),
     }
 }
 
 fn number_map(raw: &RawValue) -> Result<Vec<(String, f64)>, Malformed> {
-    let map: indexmap::IndexMap<String, &RawValue> =
-        serde_json::from_str(raw.get()).map_err(|e| format!("`values` is not an object: {e}"))?;
+    let map: indexmap::IndexMap<String, &RawValue> = serde_json::from_str(raw.get()).map_err(Malformed::NotAnObject)?;
     map.into_iter().map(|(k, v)| Ok((k, number(v)?))).collect()
 }
 
 fn any(raw: &RawValue) -> Result<serde_json::Value, Malformed> {
-    serde_json::from_str(raw.get()).map_err(|e| e.to_string())
+    serde_json::from_str(raw.get()).map_err(Malformed::BadValue)
 }
 
 fn object(raw: &RawValue) -> Result<serde_json::Map<String, serde_json::Value>, Malformed> {
-    serde_json::from_str(raw.get()).map_err(|e| format!("`values` is not an object: {e}"))
+    serde_json::from_str(raw.get()).map_err(Malformed::NotAnObject)
 }
 
 fn text_of(value: &serde_json::Value) -> String {
@@ -276,10 +296,12 @@ mod tests {
 
     #[test]
     fn malformed_lines_say_why() {
-        assert!(parse_line(b"garbage").unwrap_err().contains("not a JSON"));
-        assert_eq!(parse_line(br#"{"type":"metric","value":1}"#).unwrap_err(), "metric without `key`");
-        assert_eq!(parse_line(br#"{"type":"warp"}"#).unwrap_err(), "unknown event type `warp`");
-        assert!(parse_line(br#"{"type":"metric","key":"k","value":"high"}"#).unwrap_err().contains("not a number"));
+        let why = |line: &[u8]| parse_line(line).unwrap_err().to_string();
+        assert!(why(b"garbage").contains("not a JSON"));
+        assert_eq!(why(br#"{"type":"metric","value":1}"#), "metric without `key`");
+        assert_eq!(why(br#"{"type":"warp"}"#), "unknown event type `warp`");
+        assert!(why(br#"{"type":"metric","key":"k","value":"high"}"#).contains("not a number"));
+        assert!(why(br#"{"type":"metrics","values":[1]}"#).contains("`values` is not an object"));
     }
 
     #[test]

@@ -210,11 +210,11 @@ impl<'a> Scheduler<'a> {
             &resolved,
         );
         let callbacks = crate::launch::run_callbacks(&self.ctx, &queued, &run_dir, env).unwrap_or_else(|e| {
-            self.observer.on_event(RunnerEvent::Warning { run: Some(&info), message: &e });
+            self.observer.on_event(RunnerEvent::Warning { run: Some(&info), message: &e.to_string() });
             None
         });
         let stopper = running.stopper();
-        crate::launch::wait_in_thread(running, orphan.run.id, &queued.run.uid, &self.tx).map_err(RunError::Invalid)?;
+        crate::launch::wait_in_thread(running, orphan.run.id, &queued.run.uid, &self.tx)?;
         let _ = self.ingest.send(ingest_thread::Command::Watch {
             run_id: orphan.run.id,
             run_dir,
@@ -316,7 +316,8 @@ impl<'a> Scheduler<'a> {
                         Active { info, stopper, started: Instant::now(), deadline, stopping: None, grace, gpus };
                     self.active.insert(active.info.run.id, active);
                 }
-                (info, Err(message)) => {
+                (info, Err(error)) => {
+                    let message = error.to_string();
                     if let Some(pool) = self.gpu_pool.as_mut() {
                         pool.give_back(&gpus);
                     }
@@ -683,8 +684,7 @@ fn check_before_recording(
     observer: &mut dyn Observer,
 ) -> Result<Checked, RunError> {
     if let Some(r) = project.env.resources.as_ref().filter(|r| r.executor == Some(ExecutorKind::Slurm)) {
-        crate::slurm::check_extra_args(r.extra_args.as_deref().unwrap_or(&[]))
-            .map_err(|e| RunError::Invalid(e.to_string()))?;
+        crate::slurm::check_extra_args(r.extra_args.as_deref().unwrap_or(&[]))?;
     }
     let hardware = project.env.hardware.clone().unwrap_or_default();
     let gpu_mode = match hardware.gpu.clone().unwrap_or(GpuMode::Auto) {
@@ -692,14 +692,13 @@ fn check_before_recording(
         GpuMode::Required => GpuPolicy::Required,
         _ => GpuPolicy::Auto,
     };
-    let gpus = Gpus::open(gpu_mode).map_err(|e| RunError::Invalid(e.to_string()))?;
+    let gpus = Gpus::open(gpu_mode)?;
     let sampler = Sampler::new(gpus)?;
     let host_json = sampler.host_info().to_string();
     // A bad tracker entry (no MLflow URI, an unknown type) fails at once.
     let trackers = options
         .trackers
-        .build(project.env.trackers.as_deref().unwrap_or(&[]), &TrackerEnv::from_process(&workspace.root))
-        .map_err(RunError::Invalid)?;
+        .build(project.env.trackers.as_deref().unwrap_or(&[]), &TrackerEnv::from_process(&workspace.root))?;
     // A team database that is down is not an error: the runs are recorded
     // locally and sent later.
     if let Some(team) = &workspace.team

@@ -69,6 +69,37 @@ impl TrackerError {
 
 pub type TrackerResult<T> = Result<T, TrackerError>;
 
+/// Why the trackers an `env.yaml` asks for cannot be built. A factory's
+/// error names the tracker type it is for (`config.kind`).
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerBuildError {
+    #[error("unknown tracker type `{kind}` (known: {known})")]
+    UnknownType { kind: String, known: String },
+    /// An entry its back end refuses, in the back end's words.
+    #[error("tracker `{kind}`: {message}")]
+    Config { kind: String, message: String },
+    /// A back end that cannot start (its HTTP client, its runtime).
+    #[error("tracker `{kind}`: {what}: {source}")]
+    Start {
+        kind: String,
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A built-in back end left out of this build.
+    #[error(
+        "tracker `{kind}`: this expman was built without the `{feature}` feature; build it with `--features {feature}` (on by default)"
+    )]
+    NotBuilt { kind: String, feature: &'static str },
+}
+
+impl TrackerBuildError {
+    /// The entry of a tracker of type `kind` is refused: `message` says why.
+    pub fn config(kind: &str, message: impl Into<String>) -> TrackerBuildError {
+        TrackerBuildError::Config { kind: kind.to_string(), message: message.into() }
+    }
+}
+
 /// An experiment as a tracker sees it.
 #[derive(Clone, Debug)]
 pub struct TrackedExperiment {
@@ -216,7 +247,7 @@ pub trait Tracker: Send {
 
 /// Builds a tracker from its `env.yaml` entry.
 pub type TrackerFactory =
-    dyn Fn(&TrackerConfig, &TrackerEnv) -> Result<Box<dyn Tracker>, String> + Send + Sync + 'static;
+    dyn Fn(&TrackerConfig, &TrackerEnv) -> Result<Box<dyn Tracker>, TrackerBuildError> + Send + Sync + 'static;
 
 /// What a factory may need besides the tracker's own config.
 #[derive(Clone, Debug)]
@@ -259,11 +290,15 @@ impl TrackerRegistry {
         #[cfg(feature = "mlflow")]
         r.register("mlflow", |c, env| Ok(Box::new(mlflow::MlflowTracker::from_config(c, env)?)));
         #[cfg(not(feature = "mlflow"))]
-        r.register("mlflow", |_, _| Err(not_built("mlflow")));
+        r.register("mlflow", |c, _| {
+            Err(TrackerBuildError::NotBuilt { kind: c.kind.as_str().into(), feature: "mlflow" })
+        });
         #[cfg(feature = "tensorboard")]
         r.register("tensorboard", |c, env| Ok(Box::new(tensorboard::TensorboardTracker::from_config(c, env))));
         #[cfg(not(feature = "tensorboard"))]
-        r.register("tensorboard", |_, _| Err(not_built("tensorboard")));
+        r.register("tensorboard", |c, _| {
+            Err(TrackerBuildError::NotBuilt { kind: c.kind.as_str().into(), feature: "tensorboard" })
+        });
         r.register("csv", |c, env| Ok(Box::new(csv::CsvTracker::from_config(c, env))));
         r.register("log", |_, _| Ok(Box::new(log::LogTracker)));
         r
@@ -273,7 +308,7 @@ impl TrackerRegistry {
     pub fn register(
         &mut self,
         kind: &str,
-        factory: impl Fn(&TrackerConfig, &TrackerEnv) -> Result<Box<dyn Tracker>, String> + Send + Sync + 'static,
+        factory: impl Fn(&TrackerConfig, &TrackerEnv) -> Result<Box<dyn Tracker>, TrackerBuildError> + Send + Sync + 'static,
     ) {
         self.factories.insert(kind.to_string(), Arc::new(factory));
     }
@@ -285,18 +320,18 @@ impl TrackerRegistry {
     /// The trackers `configs` ask for, each with its name in the record.
     /// `db` and `performance` are skipped (always on); an unknown type is
     /// an error naming the known ones.
-    pub fn build(&self, configs: &[TrackerConfig], env: &TrackerEnv) -> Result<Vec<NamedTracker>, String> {
+    pub fn build(&self, configs: &[TrackerConfig], env: &TrackerEnv) -> Result<Vec<NamedTracker>, TrackerBuildError> {
         let mut out: Vec<NamedTracker> = Vec::new();
         for config in configs {
             if matches!(config.kind, TrackerKind::Db | TrackerKind::Performance) {
                 continue;
             }
             let kind = config.kind.as_str();
-            let factory = self
-                .factories
-                .get(kind)
-                .ok_or_else(|| format!("unknown tracker type `{kind}` (known: {})", self.names().join(", ")))?;
-            let tracker = factory(config, env).map_err(|e| format!("tracker `{kind}`: {e}"))?;
+            let factory = self.factories.get(kind).ok_or_else(|| TrackerBuildError::UnknownType {
+                kind: kind.to_string(),
+                known: self.names().join(", "),
+            })?;
+            let tracker = factory(config, env)?;
             let mut name = kind.to_string();
             let mut n = 1;
             while out.iter().any(|t| t.name == name) {
@@ -308,14 +343,6 @@ impl TrackerRegistry {
         }
         Ok(out)
     }
-}
-
-/// Why a built-in back end left out of this build cannot be used.
-#[cfg(not(all(feature = "mlflow", feature = "tensorboard")))]
-fn not_built(feature: &str) -> String {
-    format!(
-        "this expman was built without the `{feature}` feature; build it with `--features {feature}` (on by default)"
-    )
 }
 
 /// A tracker with its name (`mlflow`, `mlflow2` for a second one) and its
@@ -397,7 +424,7 @@ mod tests {
         assert_eq!(names, ["mlflow", "mlflow2"]);
         assert_ne!(built[0].key.split('@').nth(1), built[1].key.split('@').nth(1), "another server, another key");
         let unknown = tracker_config(TrackerKind::parse("wandb"));
-        let error = TrackerRegistry::with_builtins().build(&[unknown], &env).err().unwrap();
+        let error = TrackerRegistry::with_builtins().build(&[unknown], &env).err().unwrap().to_string();
         assert!(error.contains("unknown tracker type `wandb`") && error.contains("tensorboard"), "{error}");
     }
 }

@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 
 use super::files::{memo_object, set_memo};
 use super::{
-    Memo, TrackedRun, TrackedTrial, Tracker, TrackerContext, TrackerEnv, TrackerError, TrackerResult, param_text,
-    safe_key,
+    Memo, TrackedRun, TrackedTrial, Tracker, TrackerBuildError, TrackerContext, TrackerEnv, TrackerError,
+    TrackerResult, param_text, safe_key,
 };
 use expman_store::{ArtifactRow, HardwareRow, MetricRow, ParamValue, RunStatus};
 
@@ -58,17 +58,19 @@ pub struct MlflowTracker {
 }
 
 impl MlflowTracker {
-    pub fn from_config(config: &TrackerConfig, env: &TrackerEnv) -> Result<MlflowTracker, String> {
-        let uri = config
-            .tracking_uri
-            .clone()
-            .or_else(|| env.vars.get("MLFLOW_TRACKING_URI").cloned())
-            .ok_or("no `tracking_uri` in env.yaml and no MLFLOW_TRACKING_URI in the environment")?;
+    pub fn from_config(config: &TrackerConfig, env: &TrackerEnv) -> Result<MlflowTracker, TrackerBuildError> {
+        let kind = config.kind.as_str();
+        let uri = config.tracking_uri.clone().or_else(|| env.vars.get("MLFLOW_TRACKING_URI").cloned());
+        let no_uri = "no `tracking_uri` in env.yaml and no MLFLOW_TRACKING_URI in the environment";
+        let uri = uri.ok_or_else(|| TrackerBuildError::config(kind, no_uri))?;
         let uri = uri.trim_end_matches('/').to_string();
         if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-            return Err(format!(
-                "`tracking_uri: {uri}`: expman talks to an MLflow tracking server (http:// or https://); \
-                 start one with `mlflow server` for a local file or database store"
+            return Err(TrackerBuildError::config(
+                kind,
+                format!(
+                    "`tracking_uri: {uri}`: expman talks to an MLflow tracking server (http:// or https://); \
+                     start one with `mlflow server` for a local file or database store"
+                ),
             ));
         }
         let auth = match (
@@ -84,11 +86,14 @@ impl MlflowTracker {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start an HTTP runtime: {e}"))?;
+            .map_err(|e| TrackerBuildError::Start {
+                kind: kind.into(),
+                what: "cannot make an HTTP client",
+                source: e.into(),
+            })?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            TrackerBuildError::Start { kind: kind.into(), what: "cannot start an HTTP runtime", source: e.into() }
+        })?;
         Ok(MlflowTracker { uri, experiment_name: config.experiment_name.clone(), auth, client, runtime })
     }
 

@@ -10,7 +10,7 @@
 
 use expman_schema::model::{CallbackConfig, Mode};
 
-use super::{Action, Callback, CallbackRun, Point, improves};
+use super::{Action, Callback, CallbackConfigError, CallbackRun, Point, improves};
 use expman_os::format::format_number;
 use expman_store::RunStatus;
 
@@ -44,8 +44,9 @@ impl EarlyStopping {
         }
     }
 
-    pub fn from_config(c: &CallbackConfig) -> Result<EarlyStopping, String> {
-        let metric = c.metric.clone().ok_or("early stopping needs `metric`")?;
+    pub fn from_config(c: &CallbackConfig) -> Result<EarlyStopping, CallbackConfigError> {
+        let metric =
+            c.metric.clone().ok_or(CallbackConfigError::Missing { callback: "early stopping", field: "metric" })?;
         let mut es =
             EarlyStopping::new(&metric, c.mode == Some(Mode::Max), c.patience.unwrap_or(5), c.min_delta.unwrap_or(0.0));
         es.min_delta_percent = c.min_delta_percent.unwrap_or(0.0);

@@ -177,7 +177,20 @@ impl RunCallbacks {
     }
 }
 
-type Factory = dyn Fn(&CallbackConfig) -> Result<Box<dyn Callback>, String> + Send + Sync;
+/// Why a `pipeline.callbacks` entry cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackConfigError {
+    #[error("unknown callback type `{kind}` (known: {known})")]
+    UnknownType { kind: String, known: String },
+    /// A setting the callback cannot do without.
+    #[error("{callback} needs `{field}`")]
+    Missing { callback: &'static str, field: &'static str },
+    /// A registered factory's own complaint, as it words it.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+type Factory = dyn Fn(&CallbackConfig) -> Result<Box<dyn Callback>, CallbackConfigError> + Send + Sync;
 
 /// Callback factories by `type`.
 #[derive(Clone)]
@@ -207,7 +220,7 @@ impl CallbackRegistry {
     pub fn register(
         &mut self,
         kind: &str,
-        factory: impl Fn(&CallbackConfig) -> Result<Box<dyn Callback>, String> + Send + Sync + 'static,
+        factory: impl Fn(&CallbackConfig) -> Result<Box<dyn Callback>, CallbackConfigError> + Send + Sync + 'static,
     ) {
         self.factories.insert(kind.to_string(), Arc::new(factory));
     }
@@ -221,12 +234,13 @@ impl CallbackRegistry {
     }
 
     /// The callbacks a pipeline's `callbacks` list asks for.
-    pub fn build(&self, configs: &[CallbackConfig]) -> Result<Vec<Box<dyn Callback>>, String> {
+    pub fn build(&self, configs: &[CallbackConfig]) -> Result<Vec<Box<dyn Callback>>, CallbackConfigError> {
         configs
             .iter()
             .map(|c| {
-                let factory = self.factories.get(c.kind.as_str()).ok_or_else(|| {
-                    format!("unknown callback type `{}` (known: {})", c.kind.as_str(), self.names().join(", "))
+                let factory = self.factories.get(c.kind.as_str()).ok_or_else(|| CallbackConfigError::UnknownType {
+                    kind: c.kind.as_str().to_string(),
+                    known: self.names().join(", "),
                 })?;
                 factory(c)
             })

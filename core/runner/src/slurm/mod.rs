@@ -18,6 +18,7 @@
 pub mod poller;
 pub mod running;
 
+pub use crate::error::SlurmError;
 pub use running::SlurmExecutor;
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,51 +34,6 @@ use expman_os::process;
 pub const EXIT_FILE: &str = ".expman-exit";
 /// The job script in each run directory.
 pub const SCRIPT_FILE: &str = "job.sh";
-
-/// What went wrong talking to Slurm, or with what was asked of it.
-#[derive(Debug, thiserror::Error)]
-pub enum SlurmError {
-    #[error("cannot write {path}: {source}")]
-    WriteScript {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot make {path} executable: {source}")]
-    ScriptMode {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// `sbatch` or `squeue` could not be started.
-    #[error("cannot run {program} (is Slurm installed and on PATH?): {source}")]
-    CannotRun {
-        program: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("sbatch refused the job: {stderr}")]
-    Refused { stderr: String },
-    #[error("sbatch printed no job id: {stdout}")]
-    NoJobId { stdout: String },
-    #[error("{program} failed: {stderr}")]
-    Failed { program: &'static str, stderr: String },
-    #[error("squeue printed no JSON: {source}")]
-    NotJson {
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error(
-        "`resources.extra_args`: `{arg}` (several clusters) is not supported; submit from a login node of the cluster the runs are for"
-    )]
-    SeveralClusters { arg: String },
-    #[error("job {job} is not watched")]
-    NotWatched { job: String },
-    #[error("Slurm no longer knows job {job}, and it left no exit code: it was lost (after {after_s}s)")]
-    Lost { job: String, after_s: u64 },
-    #[error("the runner stopped watching")]
-    StoppedWatching,
-}
 
 /// What `env.yaml` `resources` asks of Slurm.
 #[derive(Clone, Debug, Default)]

@@ -42,7 +42,7 @@ impl SlurmExecutor {
         let argv = spec.command("a Slurm run")?;
         let script = job_script(&spec.run_uid, &spec.workdir, &argv, &spec.run_dir);
         let args = settings.sbatch_args(name, &spec.run_dir);
-        let job = submit(&args, &script, &spec.run_dir, &spec.env).map_err(|e| RunError::Invalid(e.to_string()))?;
+        let job = submit(&args, &script, &spec.run_dir, &spec.env)?;
         self.poller.watch(&job, spec.run_dir.clone());
         Ok(Box::new(SlurmRunning { job, args, poller: self.poller.clone() }))
     }
