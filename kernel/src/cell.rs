@@ -1,7 +1,9 @@
 //! A running cell's outputs: streams, rich displays (updated in place by
 //! display id), the execution result. Usable from any thread: messages go
 //! to the IOPub sender task through a channel, so a slow front end never
-//! blocks the code producing output.
+//! blocks the code producing output. A cell can also send its outputs as
+//! [`Output`]s to a plain channel ([`Cell::channel`]): that is how the
+//! Python package shows the magics' outputs in IPython.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,6 +50,38 @@ pub struct DisplayHandle {
     pub id: String,
 }
 
+/// One output of a cell sent to a [`Cell::channel`]: what an IOPub
+/// message would carry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Text on `stdout` or `stderr`.
+    Stream {
+        name: &'static str,
+        text: String,
+    },
+    /// A display that [`Output::Update`]s with the same id replace.
+    Display {
+        id: String,
+        bundle: Bundle,
+    },
+    Update {
+        id: String,
+        bundle: Bundle,
+    },
+    /// The cell's result (`Out[n]`).
+    Result(Bundle),
+}
+
+/// Where a cell's outputs go.
+enum Sink {
+    /// IOPub messages whose parent is the cell's `execute_request`.
+    IoPub {
+        sender: IoPubSender,
+        parent: JupyterMessage,
+    },
+    Channel(std::sync::mpsc::Sender<Output>),
+}
+
 /// The outputs of one cell (its `execute_request` is the parent of every
 /// message it sends).
 #[derive(Clone)]
@@ -56,8 +90,9 @@ pub struct Cell {
 }
 
 struct CellInner {
-    iopub: IoPubSender,
-    parent: JupyterMessage,
+    sink: Sink,
+    /// Names display ids uniquely (the request's message id).
+    prefix: String,
     execution_count: usize,
     /// `silent` requests publish nothing.
     silent: bool,
@@ -67,10 +102,23 @@ struct CellInner {
 
 impl Cell {
     pub fn new(iopub: IoPubSender, parent: JupyterMessage, execution_count: usize, silent: bool) -> Cell {
+        let prefix = parent.header.msg_id.clone();
+        Cell::with_sink(Sink::IoPub { sender: iopub, parent }, prefix, execution_count, silent)
+    }
+
+    /// A cell whose outputs arrive on the returned receiver, for a front
+    /// end other than the kernel (IPython). `prefix` makes display ids
+    /// unique across cells.
+    pub fn channel(prefix: &str, execution_count: usize) -> (Cell, std::sync::mpsc::Receiver<Output>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Cell::with_sink(Sink::Channel(tx), prefix.to_string(), execution_count, false), rx)
+    }
+
+    fn with_sink(sink: Sink, prefix: String, execution_count: usize, silent: bool) -> Cell {
         Cell {
             inner: Arc::new(CellInner {
-                iopub,
-                parent,
+                sink,
+                prefix,
                 execution_count,
                 silent,
                 interrupted: Arc::new(AtomicBool::new(false)),
@@ -79,10 +127,19 @@ impl Cell {
         }
     }
 
-    fn send(&self, msg_type: &str, content: Value) {
-        if !self.inner.silent {
-            // The receiver is gone only when the kernel is exiting.
-            let _ = self.inner.iopub.send(message(msg_type, content, &self.inner.parent));
+    /// Sends one output (`output` builds it only when someone listens).
+    fn send(&self, msg_type: &str, output: impl FnOnce() -> (Value, Output)) {
+        if self.inner.silent {
+            return;
+        }
+        // A receiver is gone only when its front end is exiting.
+        match &self.inner.sink {
+            Sink::IoPub { sender, parent } => {
+                let _ = sender.send(message(msg_type, output().0, parent));
+            }
+            Sink::Channel(tx) => {
+                let _ = tx.send(output().1);
+            }
         }
     }
 
@@ -100,37 +157,42 @@ impl Cell {
         self.stream("stderr", text);
     }
 
-    fn stream(&self, name: &str, text: &str) {
+    fn stream(&self, name: &'static str, text: &str) {
         if !text.is_empty() {
-            self.send("stream", json!({"name": name, "text": text}));
+            self.send("stream", || {
+                (json!({"name": name, "text": text}), Output::Stream { name, text: text.to_string() })
+            });
         }
     }
 
     /// A rich display that later calls to [`Cell::update`] replace.
     pub fn display(&self, bundle: Bundle) -> DisplayHandle {
         let n = self.inner.displays.fetch_add(1, Ordering::Relaxed);
-        let handle = DisplayHandle { id: format!("expman-{}-{n}", self.inner.parent.header.msg_id) };
-        self.send(
-            "display_data",
-            json!({"data": bundle.data, "metadata": bundle.metadata, "transient": {"display_id": handle.id}}),
-        );
+        let handle = DisplayHandle { id: format!("expman-{}-{n}", self.inner.prefix) };
+        self.send("display_data", || {
+            let content =
+                json!({"data": bundle.data, "metadata": bundle.metadata, "transient": {"display_id": handle.id}});
+            (content, Output::Display { id: handle.id.clone(), bundle })
+        });
         handle
     }
 
     /// Replaces a display (also after the cell has finished).
     pub fn update(&self, handle: &DisplayHandle, bundle: Bundle) {
-        self.send(
-            "update_display_data",
-            json!({"data": bundle.data, "metadata": bundle.metadata, "transient": {"display_id": handle.id}}),
-        );
+        self.send("update_display_data", || {
+            let content =
+                json!({"data": bundle.data, "metadata": bundle.metadata, "transient": {"display_id": handle.id}});
+            (content, Output::Update { id: handle.id.clone(), bundle })
+        });
     }
 
     /// The cell's result (`Out[n]`).
     pub fn result(&self, bundle: Bundle) {
-        self.send(
-            "execute_result",
-            json!({"execution_count": self.inner.execution_count, "data": bundle.data, "metadata": bundle.metadata}),
-        );
+        let count = self.inner.execution_count;
+        self.send("execute_result", || {
+            let content = json!({"execution_count": count, "data": bundle.data, "metadata": bundle.metadata});
+            (content, Output::Result(bundle))
+        });
     }
 
     /// Whether the user pressed stop (`interrupt_request`).

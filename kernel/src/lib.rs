@@ -41,7 +41,7 @@ mod wire;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use cell::{Bundle, Cell, DisplayHandle};
+pub use cell::{Bundle, Cell, DisplayHandle, Output};
 pub use error::KernelError;
 pub use interpreter::{CellError, Completeness, Completions, Inspection, Interpreter};
 

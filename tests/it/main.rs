@@ -10,6 +10,7 @@ mod callbacks;
 mod cli_config;
 mod cli_record;
 mod config_corpus;
+mod direct;
 mod hardware_capture;
 mod mariadb;
 mod python_client;

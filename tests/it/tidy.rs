@@ -39,14 +39,26 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "expman-kernel",
         ],
     ),
+    // The Python package: a front end like the binary, over the same
+    // library (its query commands and magics), the runner's direct runs
+    // and the query layer's Arrow stream; no polars of its own.
+    ("expman-python", &["expman", "expman-kernel", "expman-query", "expman-runner", "expman-store"]),
     ("expman-tests", &[]),
 ];
 
 /// Crates that link polars, SQLite or a MySQL client, and the expman crates
 /// that may have them among their (transitive, normal) dependencies.
 const HEAVY: &[&str] = &["polars", "rusqlite", "libsqlite3-sys", "mysql", "mysql_common"];
-const MAY_LINK_HEAVY: &[&str] =
-    &["expman-store", "expman-team", "expman-query", "expman-trackers", "expman-runner", "expman", "expman-tests"];
+const MAY_LINK_HEAVY: &[&str] = &[
+    "expman-store",
+    "expman-team",
+    "expman-query",
+    "expman-trackers",
+    "expman-runner",
+    "expman",
+    "expman-python",
+    "expman-tests",
+];
 /// polars itself: the query layer and the binary's output only.
 const MAY_LINK_POLARS_DIRECTLY: &[&str] = &["expman-query", "expman", "expman-tests"];
 
@@ -406,6 +418,8 @@ const CRATE_SOURCES: &[&str] = &[
     "schema/src",
     "lsp/src",
     "kernel/src",
+    "python/src",
+    "cli/src",
 ];
 
 #[test]

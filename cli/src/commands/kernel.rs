@@ -2,19 +2,18 @@
 //! kernel itself with the `%expman` magics as its interpreter.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use expman_kernel::kernelspec::{self, Location};
 
+use super::MakeInterpreter;
 use crate::args::{KernelCommand, KernelInstallArgs};
 
-pub fn kernel(command: KernelCommand) -> anyhow::Result<ExitCode> {
+pub fn kernel(command: KernelCommand, interpreter: MakeInterpreter) -> anyhow::Result<ExitCode> {
     match command {
         KernelCommand::Install(args) => install(&args),
         KernelCommand::Start(args) => {
-            let magics = Arc::new(crate::magics::Magics::new());
-            expman_kernel::run(&args.connection_file, magics)?;
+            expman_kernel::run(&args.connection_file, interpreter())?;
             Ok(ExitCode::SUCCESS)
         }
     }

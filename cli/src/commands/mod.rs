@@ -19,7 +19,14 @@ use std::process::ExitCode;
 use crate::args::{Cli, Command};
 use crate::output::use_color;
 
-pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// What `expman kernel start` serves cells with: the magics, which sit
+/// above the commands (they call them), so the caller hands them in.
+#[cfg(feature = "kernel")]
+pub type MakeInterpreter = fn() -> std::sync::Arc<dyn expman_kernel::Interpreter>;
+#[cfg(not(feature = "kernel"))]
+pub type MakeInterpreter = fn();
+
+pub fn dispatch(cli: Cli, interpreter: MakeInterpreter) -> anyhow::Result<ExitCode> {
     let color = use_color(cli.global.color);
     match cli.command {
         Command::Run(args) => run::run(args, color),
@@ -44,9 +51,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(_) => Err(not_built("db", "team")),
         Command::Hw(args) => hw::hw(args),
         #[cfg(feature = "kernel")]
-        Command::Kernel(command) => kernel::kernel(command),
+        Command::Kernel(command) => kernel::kernel(command, interpreter),
         #[cfg(not(feature = "kernel"))]
-        Command::Kernel(_) => Err(not_built("kernel", "kernel")),
+        Command::Kernel(_) => {
+            let _ = interpreter;
+            Err(not_built("kernel", "kernel"))
+        }
         #[cfg(feature = "lsp")]
         Command::Lsp => {
             expman_lsp::run_stdio()?;

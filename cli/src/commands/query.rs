@@ -136,11 +136,24 @@ fn default_view(frame: DataFrame) -> anyhow::Result<DataFrame> {
     keep.extend(
         names.iter().filter(|n| n.starts_with("metrics.") && !n.ends_with(".min") && !n.ends_with(".max")).cloned(),
     );
+    // Child runs (started from code with a parent) show their parent.
+    let parent_tag = format!("tags.{}", expman_runner::direct::PARENT_TAG);
+    let has_parents = frame.column(&parent_tag).map(|c| c.null_count() < c.len()).unwrap_or(false);
+    if has_parents {
+        keep.insert(keep.iter().position(|k| k == "repeat").unwrap_or(1), parent_tag.clone());
+    }
     let mut frame = frame.select(keep)?;
     // Short run ids in a terminal.
-    let short: Vec<String> =
-        frame.column("id")?.str()?.iter().map(|s| s.unwrap_or("").chars().take(8).collect()).collect();
-    frame.with_column(Column::new("id".into(), short))?;
+    let short = |name: &str, frame: &DataFrame| -> anyhow::Result<Vec<Option<String>>> {
+        Ok(frame.column(name)?.str()?.iter().map(|s| s.map(|s| s.chars().take(8).collect())).collect())
+    };
+    let ids = short("id", &frame)?;
+    frame.with_column(Column::new("id".into(), ids))?;
+    if has_parents {
+        let parents = short(&parent_tag, &frame)?;
+        frame.with_column(Column::new(parent_tag.as_str().into(), parents))?;
+        frame.rename(&parent_tag, "parent".into())?;
+    }
     Ok(frame)
 }
 
@@ -214,6 +227,20 @@ fn statistics_runs(scope: &Scope, metric: &MetricArgs) -> anyhow::Result<(DataFr
 }
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Answer>> {
+    let (c, note) = comparison(args)?;
+    let mut answers = vec![
+        Answer::Text(c.verdict()),
+        Answer::Text(c.difference()),
+        Answer::Text(format!("{} value of each run; {}", c.at.describe(), mode_note(&args.metric))),
+    ];
+    answers.extend(note.map(Answer::Text));
+    Ok(answers)
+}
+
+/// Welch's test of one trial against another (what `compare` says in
+/// words; the Python package's `compare()` returns its row), and a note
+/// when older runs were left out.
+pub fn comparison(args: &CompareArgs) -> anyhow::Result<(Comparison, Option<String>)> {
     let scope = Scope::open(&args.scope)?;
     let (runs, note) = statistics_runs(&scope, &args.metric)?;
     let at = at(&args.metric)?;
@@ -237,14 +264,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Vec<Answer>> {
         bail!("no trial `{name}`; {hint}")
     };
     let (a, b) = (pick(&args.trial_a)?, pick(&args.trial_b)?);
-    let c = Comparison::welch(&args.metric.metric, at, lower, &a, &b)?;
-    let mut answers = vec![
-        Answer::Text(c.verdict()),
-        Answer::Text(c.difference()),
-        Answer::Text(format!("{} value of each run; {}", at.describe(), mode_note(&args.metric))),
-    ];
-    answers.extend(note.map(Answer::Text));
-    Ok(answers)
+    Ok((Comparison::welch(&args.metric.metric, at, lower, &a, &b)?, note))
 }
 
 pub fn summary(args: &SummaryArgs) -> anyhow::Result<Vec<Answer>> {

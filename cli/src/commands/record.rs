@@ -116,6 +116,21 @@ pub fn show_text(args: &ShowArgs) -> anyhow::Result<String> {
     if let Some(dir) = &r.run_dir {
         say!(out, "directory  {dir}");
     }
+    if let Some((_, parent)) = d.tags.iter().find(|(k, _)| k == expman_runner::direct::PARENT_TAG) {
+        let trial = store
+            .resolve_run(parent)
+            .ok()
+            .and_then(|p| store.runs_by_id(&[p.id]).ok())
+            .and_then(|rows| rows.into_iter().next().map(|row| format!(" ({})", row.trial)));
+        say!(out, "parent     {parent}{}", trial.unwrap_or_default());
+    }
+    let children = store.child_runs(&r.uid)?;
+    if !children.is_empty() {
+        say!(out, "children   {}", children.len());
+        for (uid, trial, status) in &children {
+            say!(out, "  {uid}  {trial:<20} {status}");
+        }
+    }
     if d.malformed_lines > 0 {
         say!(out, "malformed  {} event line(s) skipped", d.malformed_lines);
     }

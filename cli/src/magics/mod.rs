@@ -21,16 +21,21 @@ use expman_kernel::{Bundle, Cell, CellError, Completeness, Completions, Inspecti
 use expman_query::Frames;
 use expman_query::export::{Format, write, write_to};
 use expman_runner::workspace::{Locate, Workspace};
+use polars::prelude::DataFrame;
 
 use crate::args::{FrameFormat, OutputArgs, RecordArgs, ScopeArgs};
 use crate::commands::query::{self, Answer};
 use parse::{Invocation, MagicCommand};
 
-/// The `%expman` interpreter of one kernel.
+/// The `%expman` interpreter of one kernel (or of IPython, through the
+/// Python package: [`Magics::collecting`]).
 #[derive(Default)]
 pub struct Magics {
     session: Mutex<Session>,
     background: run::Background,
+    /// In IPython, tables are kept as frames (the magic's value) instead
+    /// of shown as `Out[n]`.
+    collected: Option<Mutex<Vec<DataFrame>>>,
 }
 
 /// What later cells default to.
@@ -43,6 +48,22 @@ struct Session {
 impl Magics {
     pub fn new() -> Magics {
         Magics::default()
+    }
+
+    /// Magics for IPython: a query's tables are kept as DataFrames, taken
+    /// with [`Magics::take_frames`] (the magic's value, `runs = %expman
+    /// runs`), and `%expman runs` gives every column, as `expman.runs()`
+    /// does; its sentences go to the cell's output.
+    pub fn collecting() -> Magics {
+        Magics { collected: Some(Mutex::default()), ..Magics::default() }
+    }
+
+    /// The tables the last cell answered with (collecting magics only).
+    pub fn take_frames(&self) -> Vec<DataFrame> {
+        match &self.collected {
+            Some(frames) => std::mem::take(&mut *frames.lock().unwrap_or_else(|e| e.into_inner())),
+            None => Vec::new(),
+        }
     }
 
     fn session(&self) -> Session {
@@ -84,39 +105,43 @@ impl Magics {
             }
             MagicCommand::Runs(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::runs(&a).map_err(err)?, Some(&a.output))
+                if self.collected.is_some() && a.columns.is_empty() && a.output.format == FrameFormat::Table {
+                    // A value to compute with: every column, whole ids.
+                    a.output.format = FrameFormat::Json;
+                }
+                self.answer(cell, query::runs(&a).map_err(err)?, Some(&a.output))
             }
             MagicCommand::Metrics(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::metrics(&a).map_err(err)?, Some(&a.output))
+                self.answer(cell, query::metrics(&a).map_err(err)?, Some(&a.output))
             }
             MagicCommand::Compare(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::compare(&a).map_err(err)?, None)
+                self.answer(cell, query::compare(&a).map_err(err)?, None)
             }
             MagicCommand::Summary(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::summary(&a).map_err(err)?, Some(&a.output))
+                self.answer(cell, query::summary(&a).map_err(err)?, Some(&a.output))
             }
             MagicCommand::Rank(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::rank(&a).map_err(err)?, Some(&a.output))
+                self.answer(cell, query::rank(&a).map_err(err)?, Some(&a.output))
             }
             MagicCommand::Diff(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::diff(&a).map_err(err)?, None)
+                self.answer(cell, query::diff(&a).map_err(err)?, None)
             }
             MagicCommand::Sql(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::sql(&a).map_err(err)?, Some(&a.output))
+                self.answer(cell, query::sql(&a).map_err(err)?, Some(&a.output))
             }
             MagicCommand::Export(mut a) => {
                 self.default_scope(&mut a.scope);
-                answer(cell, query::export(&a).map_err(err)?, None)
+                self.answer(cell, query::export(&a).map_err(err)?, None)
             }
             MagicCommand::Experiments(mut a) => {
                 self.default_record(&mut a.scope.record);
-                answer(cell, query::experiments(&a).map_err(err)?, None)
+                self.answer(cell, query::experiments(&a).map_err(err)?, None)
             }
             MagicCommand::Show(mut a) => {
                 self.default_record(&mut a.record);
@@ -198,6 +223,24 @@ impl Magics {
             known.experiments = names.iter().flatten().map(str::to_string).collect();
         }
         known
+    }
+}
+
+impl Magics {
+    /// Shows answers (or keeps their frames, in IPython), or writes them
+    /// where `--out`/`--format` say.
+    fn answer(&self, cell: &Cell, answers: Vec<Answer>, output: Option<&OutputArgs>) -> Result<(), CellError> {
+        let to_file = output.is_some_and(|o| o.out.is_some());
+        if let Some(frames) = self.collected.as_ref().filter(|_| !to_file) {
+            for a in answers {
+                match a {
+                    Answer::Frame(frame) => frames.lock().unwrap_or_else(|e| e.into_inner()).push(frame),
+                    Answer::Text(text) => cell.stdout(&format!("{text}\n")),
+                }
+            }
+            return Ok(());
+        }
+        answer(cell, answers, output)
     }
 }
 

@@ -5,6 +5,7 @@
 //! is the only other place). The CLI prints these frames; the kernel gets
 //! them from the binary as its own text tables.
 
+pub mod arrow;
 pub mod curves;
 pub mod export;
 pub mod filter;
@@ -14,6 +15,9 @@ pub mod stats;
 
 pub use filter::{FilterError, Query};
 pub use frames::{Frames, format_cell};
+/// The frame type every answer is, for crates that name it without
+/// depending on polars themselves.
+pub use polars::prelude::DataFrame;
 
 /// Problems answering a query.
 #[derive(Debug, thiserror::Error)]

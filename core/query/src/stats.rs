@@ -273,6 +273,36 @@ impl Comparison {
 
     /// The verdict in plain words:
     /// `small_model is better than large_model on val_loss: 0.212 ± 0.004 vs 0.230 ± 0.006, p = 0.003, n = 3 vs 3`.
+    /// The comparison as one row: each side's mean, std and count, the
+    /// difference with its 95% interval, Welch's t, df, p, the verdict.
+    pub fn frame(&self) -> Result<DataFrame, QueryError> {
+        let text = |name: &str, v: &str| Column::new(name.into(), [v.to_string()]);
+        let num = |name: &str, v: f64| Column::new(name.into(), [v]);
+        let count = |name: &str, v: usize| Column::new(name.into(), [v as u32]);
+        Ok(DataFrame::new(
+            1,
+            vec![
+                text("metric", &self.metric),
+                text("at", &self.at.describe()),
+                text("trial_a", &self.a.trial),
+                num("mean_a", self.a.mean),
+                num("std_a", self.a.std),
+                count("n_a", self.a.n),
+                text("trial_b", &self.b.trial),
+                num("mean_b", self.b.mean),
+                num("std_b", self.b.std),
+                count("n_b", self.b.n),
+                num("difference", self.diff),
+                num("ci_low", self.diff_ci.0),
+                num("ci_high", self.diff_ci.1),
+                num("t", self.t),
+                num("df", self.df),
+                num("p_value", self.p),
+                text("verdict", &self.verdict()),
+            ],
+        )?)
+    }
+
     pub fn verdict(&self) -> String {
         let a_better = if self.minimize { self.a.mean < self.b.mean } else { self.a.mean > self.b.mean };
         let (winner, loser) = if a_better { (&self.a, &self.b) } else { (&self.b, &self.a) };

@@ -31,6 +31,19 @@ pub enum CaptureError {
     Io(#[from] std::io::Error),
 }
 
+/// The git repository holding `dir` (where `.git` is), found without
+/// running git, so directories outside any repository cost nothing.
+pub fn repo_root(dir: &Path) -> Option<PathBuf> {
+    let mut here = Some(dir);
+    while let Some(d) = here {
+        if d.join(".git").exists() {
+            return Some(d.to_path_buf());
+        }
+        here = d.parent();
+    }
+    None
+}
+
 /// The git state of a working directory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GitState {

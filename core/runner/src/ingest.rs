@@ -195,18 +195,7 @@ impl EventReader {
             Event::Metrics { values, step, epoch, ts } => {
                 let epoch = epoch.or(self.epoch);
                 for (key, value) in values {
-                    let step = match step {
-                        Some(s) => {
-                            let next = self.next_step.entry(key.clone()).or_insert(0);
-                            *next = (*next).max(s + 1);
-                            s
-                        }
-                        None => {
-                            let next = self.next_step.entry(key.clone()).or_insert(0);
-                            *next += 1;
-                            *next - 1
-                        }
-                    };
+                    let step = assign_step(&mut self.next_step, &key, step);
                     remember(progress, &key, value);
                     if self.streaming {
                         progress.stream.push(StreamEvent::Metric { key: key.clone(), step, epoch, value });
@@ -270,6 +259,26 @@ impl EventReader {
                 }
             }
             Event::Note(text) => batch.events.push((now, "note".into(), text)),
+        }
+    }
+}
+
+/// The step of a point of metric `key`: `explicit` when given (later
+/// automatic steps continue after it), else the key's next step (0, 1,
+/// 2, ...). `next` holds each key's next automatic step.
+pub fn assign_step(next: &mut HashMap<String, i64>, key: &str, explicit: Option<i64>) -> i64 {
+    let slot = match next.get_mut(key) {
+        Some(slot) => slot,
+        None => next.entry(key.to_string()).or_insert(0),
+    };
+    match explicit {
+        Some(s) => {
+            *slot = (*slot).max(s + 1);
+            s
+        }
+        None => {
+            *slot += 1;
+            *slot - 1
         }
     }
 }

@@ -3,7 +3,7 @@
 //! packages, host).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -206,7 +206,7 @@ fn record_capture(
     let now = now_ms();
     let mut artifacts = Vec::new();
     let git = if settings.git.unwrap_or(true) {
-        let root = repo_root(workdir);
+        let root = capture::repo_root(workdir);
         match root {
             Some(root) => ctx.capture.git.entry(root.clone()).or_insert_with(|| capture::git_state(&root)).clone(),
             None => None,
@@ -316,17 +316,4 @@ fn record_capture(
 fn shared_artifact(path: &Path, name: &str, kind: &str, now: i64) -> Artifact {
     let (size, sha) = crate::ingest::file_digest(path).map(|(s, h)| (Some(s as i64), Some(h))).unwrap_or((None, None));
     Artifact { path: name.to_string(), size, sha256: sha, kind: kind.to_string(), epoch: None, created_at: now }
-}
-
-/// The git repository holding `dir` (where `.git` is), found without
-/// running git, so directories outside any repository cost nothing.
-fn repo_root(dir: &Path) -> Option<PathBuf> {
-    let mut here = Some(dir);
-    while let Some(d) = here {
-        if d.join(".git").exists() {
-            return Some(d.to_path_buf());
-        }
-        here = d.parent();
-    }
-    None
 }

@@ -9,6 +9,8 @@
 //!   to a file in its run directory) and how those lines reach the store;
 //! - [`callbacks`]: early stopping, checkpoints, metrics.csv, hooks;
 //! - [`capture`]: git state, code snapshots, `pip freeze`;
+//! - [`direct`]: runs started from training code itself (the Python
+//!   package's `start_experiment`), whose process is their runner;
 //! - [`sampling`]: the hardware sampling thread;
 //! - [`slurm`]: the Slurm executor;
 //! - [`recovery`]: runs whose runner died are marked LOST, with everything
@@ -35,6 +37,7 @@
 
 pub mod callbacks;
 pub mod capture;
+pub mod direct;
 pub mod error;
 mod gpus;
 pub mod ingest;

@@ -42,6 +42,11 @@ pub struct Locate {
 
 const MARKER: &str = ".expman/workspace.json";
 
+/// The workspace directory when nothing names one: `env.yaml`'s default
+/// (relative to its config directory), and where runs started from code
+/// go (relative to the current directory).
+pub const DEFAULT_DIR: &str = "outputs";
+
 impl Workspace {
     /// The workspace a project's env.yaml names.
     pub fn for_project(project: &Project) -> Result<Workspace, RunError> {
@@ -84,7 +89,8 @@ impl Workspace {
 
     /// Finds the workspace for a command that reads the record: `--workspace`,
     /// else `EXPMAN_WORKSPACE`, else `--dir`'s config, else the config
-    /// directory or workspace the current directory is in (or under).
+    /// directory or workspace the current directory is in (or under), else
+    /// `./outputs` when it is a workspace (runs started from code there).
     pub fn locate(locate: &Locate) -> Result<Workspace, RunError> {
         Workspace::locate_scope(locate).map(|(ws, _)| ws)
     }
@@ -108,6 +114,11 @@ impl Workspace {
                 return Workspace::from_config(dir);
             }
             here = dir.parent();
+        }
+        // Where runs started from code go by default (`./outputs`).
+        let beside = locate.cwd.join(DEFAULT_DIR);
+        if beside.join(MARKER).is_file() {
+            return Ok((Workspace::at(&beside), None));
         }
         Err(RunError::Invalid(
             "no expman workspace here: run in a config directory or workspace, or pass --dir CONFIG_DIR or --workspace DIR (or set EXPMAN_WORKSPACE)".into(),

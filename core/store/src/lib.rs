@@ -23,8 +23,8 @@ use rusqlite::{Connection, OpenFlags};
 pub use migrate::{MIGRATIONS, Migration};
 pub use read::{ActiveRun, MetricSeries, RunDetail, RunRow, TrialSummaryInput};
 pub use records::{
-    Artifact, Capture, IngestBatch, MetricPoint, NewRun, ParamValue, ResourceSummary, RunFinish, RunRef, RunStatus,
-    Runner,
+    Artifact, Capture, IngestBatch, MetricPoint, NewRun, PARENT_TAG, ParamValue, ResourceSummary, RunFinish, RunRef,
+    RunStatus, Runner,
 };
 pub use trackers::{ArtifactRow, ExperimentRow, HardwareRow, MetricRow, TrackerEntity, TrackerStatusRow};
 pub use write::Started;

@@ -211,6 +211,25 @@ impl Store {
         Ok(series)
     }
 
+    /// The runs recorded as children of run `uid` (tag [`crate::PARENT_TAG`]):
+    /// (uid, trial, status), oldest first.
+    pub fn child_runs(&self, uid: &str) -> Result<Vec<(String, String, RunStatus)>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT r.uid, t.name, r.status FROM tags g JOIN runs r ON r.id = g.run_id JOIN trials t ON t.id = r.trial_id
+                 WHERE g.key = ?1 AND g.value = ?2 ORDER BY r.id",
+            )
+            .ctx(&self.path)?;
+        let rows = stmt
+            .query_map([crate::PARENT_TAG, uid], |r| {
+                let status: String = r.get(2)?;
+                Ok((r.get(0)?, r.get(1)?, RunStatus::parse(&status).unwrap_or(RunStatus::Lost)))
+            })
+            .ctx(&self.path)?;
+        rows.collect::<rusqlite::Result<_>>().ctx(&self.path)
+    }
+
     /// Number of metric points of a run.
     pub fn count_events(&self, run_id: i64, kind: &str) -> Result<i64, StoreError> {
         self.conn()

@@ -62,6 +62,10 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// The tag that names a child run's parent (its run id), as MLflow's
+/// `mlflow.parentRunId` does: runs started from code with a parent carry it.
+pub const PARENT_TAG: &str = "expman.parent";
+
 /// A run's database id and its user-facing id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RunRef {

@@ -487,6 +487,51 @@ impl Store {
             .ctx(&self.path)
     }
 
+    /// The repeat a new run of a trial started from code gets: one more
+    /// than the trial's highest so far (0 for its first run).
+    pub fn next_repeat(&self, trial_id: i64) -> Result<u32, StoreError> {
+        self.conn()
+            .query_row("SELECT COALESCE(MAX(repeat) + 1, 0) FROM runs WHERE trial_id = ?1", [trial_id], |r| r.get(0))
+            .ctx(&self.path)
+    }
+
+    /// A run that has ended goes on under `runner_id` (a training script
+    /// started again with the run's id, e.g. after preemption): RUNNING
+    /// again with what was launched, its end cleared. False when it has
+    /// not ended (someone is still writing it).
+    pub fn reopen_run(&mut self, run_id: i64, runner_id: i64, started: &Started<'_>) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE runs SET status = 'RUNNING', ended_at = NULL, exit_code = NULL, signal = NULL, error = NULL,
+                                 runner_id = ?2, host = ?3, pid = ?4, pid_started = ?5, command = ?6, revision = revision + 1
+                 WHERE id = ?1 AND status NOT IN ('PENDING', 'RUNNING')",
+                params![run_id, runner_id, started.host, started.pid, started.pid_started, started.command],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    /// The git commit a run's code is at, and whether the tree was dirty
+    /// (for runs whose code was captured after they started).
+    pub fn set_git(&mut self, run_id: i64, commit: &str, dirty: bool) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET git_commit = ?2, git_dirty = ?3, revision = revision + 1 WHERE id = ?1",
+                params![run_id, commit, dirty],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Where a run's event file was read up to and its run directory.
+    pub fn events_position(&self, run_id: i64) -> Result<(u64, Option<String>), StoreError> {
+        self.conn()
+            .query_row("SELECT events_offset, run_dir FROM runs WHERE id = ?1", [run_id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
+            .ctx(&self.path)
+    }
+
     /// Marks a run as final without touching its other columns (recovery).
     pub fn set_status(&mut self, run_id: i64, status: RunStatus, error: Option<&str>) -> Result<bool, StoreError> {
         self.finish_run(

@@ -33,7 +33,7 @@ use super::{
     Memo, TrackedRun, TrackedTrial, Tracker, TrackerBuildError, TrackerContext, TrackerEnv, TrackerError,
     TrackerResult, param_text, safe_key,
 };
-use expman_store::{ArtifactRow, HardwareRow, MetricRow, ParamValue, RunStatus};
+use expman_store::{ArtifactRow, HardwareRow, MetricRow, PARENT_TAG, ParamValue, RunStatus};
 
 /// MLflow's limits per `log-batch` request.
 const MAX_METRICS: usize = 1000;
@@ -338,7 +338,7 @@ impl Tracker for MlflowTracker {
 
     fn params_and_tags(
         &mut self,
-        _cx: &TrackerContext<'_>,
+        cx: &TrackerContext<'_>,
         run: &TrackedRun,
         params: &[(String, ParamValue)],
         tags: &[(String, String)],
@@ -363,7 +363,18 @@ impl Tracker for MlflowTracker {
                 Err(e) => return Err(e),
             }
         }
-        let tags: Vec<(String, String)> = tags.iter().map(|(k, v)| (safe_key(k), v.clone())).collect();
+        let mut tags: Vec<(String, String)> = tags.iter().map(|(k, v)| (safe_key(k), v.clone())).collect();
+        // A child run started from code nests under its parent run's
+        // MLflow run (sent before it: runs go in the order they began).
+        if let Some((_, parent)) = tags.iter().find(|(k, _)| k == PARENT_TAG) {
+            let experiment_id = self.experiment_id(cx)?;
+            let Some(found) = self.find_run(&experiment_id, "expman.run_id", parent)? else {
+                return Err(TrackerError::retry(format!("the parent run {parent} is not in MLflow yet")));
+            };
+            if let Some(parent_id) = found["info"]["run_id"].as_str() {
+                tags.push(("mlflow.parentRunId".into(), parent_id.to_string()));
+            }
+        }
         self.set_tags(id, &tags)?;
         match rejected.first() {
             Some(first) => {
