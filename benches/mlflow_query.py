@@ -16,7 +16,11 @@ import uuid
 import mlflow
 from mlflow.tracking import MlflowClient
 
-RUNS, PARAMS, METRICS, LONG = 10_000, 20, 10, 1_000_000
+RUNS, PARAMS, METRICS = int(os.environ.get("RUNS", 10_000)), 20, 10
+# SEARCH_ONLY=1 (benches/python_vs_mlflow.sh): no long metric; only the
+# runs table of every run, as `expman.runs()` gives it.
+SEARCH_ONLY = os.environ.get("SEARCH_ONLY") == "1"
+LONG = 0 if SEARCH_ONLY else 1_000_000
 
 
 def param(i, j):
@@ -58,8 +62,9 @@ with tempfile.TemporaryDirectory() as tmp:
             metrics.append((f"m{k}", metric(i, k), 1_700_000_000_000, rid, 0, 0))
             latest.append((f"m{k}", metric(i, k), 1_700_000_000_000, 0, 0, rid))
     long_id = run_ids[0]
-    metrics.extend(("loss", 1.0 / (1.0 + s), 1_700_000_000_000 + s, long_id, s, 0) for s in range(LONG))
-    latest.append(("loss", 1.0 / LONG, 1_700_000_000_000 + LONG - 1, LONG - 1, 0, long_id))
+    if LONG:
+        metrics.extend(("loss", 1.0 / (1.0 + s), 1_700_000_000_000 + s, long_id, s, 0) for s in range(LONG))
+        latest.append(("loss", 1.0 / LONG, 1_700_000_000_000 + LONG - 1, LONG - 1, 0, long_id))
     db.executemany(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", runs)
     db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", params)
     db.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tags)
@@ -68,6 +73,11 @@ with tempfile.TemporaryDirectory() as tmp:
     db.commit()
     db.close()
     mlflow.set_tracking_uri(uri)
+    if SEARCH_ONLY:
+        all_ms, frame = timed(lambda: mlflow.search_runs([exp], max_results=RUNS))
+        assert len(frame) == RUNS, len(frame)
+        print(f"mlflow {mlflow.__version__}: search_runs of all {RUNS:,} runs -> pandas: {all_ms:.0f} ms")
+        sys.exit(0)
 
     search_ms, frame = timed(lambda: mlflow.search_runs([exp], "metrics.m0 < 0.5 and params.p3 = 'v5'", max_results=100_000))
     history_ms, points = timed(lambda: client.get_metric_history(long_id, "loss"))

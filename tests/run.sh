@@ -7,7 +7,8 @@
 #   SKIP_LINT=1 tests/run.sh     skip fmt/clippy (quicker local runs)
 #
 # Installs, where missing: the Python test tools into .venv-test (pip,
-# pinned in tests/python/requirements.txt) and, as root on Debian/Ubuntu,
+# pinned in tests/python/requirements.txt; then the Python package, as a
+# wheel maturin builds in the same dev profile) and, as root on Debian/Ubuntu,
 # Neovim (apt-get) for the editor smoke test and slurm-wlm with munge for a
 # one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh), and
 # mariadb-server for a private MariaDB on 127.0.0.1:53307
@@ -93,8 +94,13 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   echo "$want" >"$stamp"
 fi
 
-log "language server, Jupyter kernel and trackers, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test, mlflow server, tensorboard)"
-EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel tests/trackers
+log "the Python package: a wheel (maturin, the same dev profile) into .venv-test"
+rm -f target/wheels/expman-*.whl
+"$venv/bin/maturin" build --profile dev --locked -m python/Cargo.toml -o target/wheels
+"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/expman-*.whl
+
+log "language server, Jupyter kernel, trackers and the Python package, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test, mlflow server, tensorboard, ipykernel)"
+EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel tests/trackers tests/package
 
 log "editors: Neovim (headless), Helix config, VS Code extension"
 if ! command -v nvim >/dev/null 2>&1; then

@@ -156,35 +156,50 @@ pub fn complete(kind: FileKind, text: &Text, offset: u32, base: Option<&Base<'_>
     }
 }
 
-/// Keys already written in the mapping around the cursor (same indentation).
+/// Keys already written in the mapping around the cursor (same
+/// indentation). A list item (`- `) starts a mapping: the lines of the
+/// items before and after the cursor's own are another mapping's.
 fn present_keys(text: &str, offset: usize) -> Vec<String> {
     let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let current = &text[line_start..offset];
-    let indent = current.len() - current.trim_start_matches([' ', '-']).len();
-    let mut keys = Vec::new();
-    let mut scan = |l: &str| -> bool {
-        let i = l.len() - l.trim_start_matches([' ', '-']).len();
-        if l.trim().is_empty() || l.trim_start().starts_with('#') {
-            return true;
-        }
-        if i < indent {
-            return false;
-        }
-        if i == indent
-            && let Some((k, _)) = l.trim_start_matches([' ', '-']).split_once(':')
-        {
-            keys.push(k.trim().to_string());
-        }
-        true
+    let depth = |l: &str| l.len() - l.trim_start_matches([' ', '-']).len();
+    let starts_item = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("- ") || t == "-"
     };
-    for l in text[..line_start].lines().rev() {
-        if !scan(l) {
+    let indent = depth(current);
+    let key_of = |l: &str| l.trim_start_matches([' ', '-']).split_once(':').map(|(k, _)| k.trim().to_string());
+    let skip = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
+    let mut keys = Vec::new();
+    // Upwards to the line that opened the mapping (none when the cursor's
+    // line opens it: what is above belongs to the items before).
+    let above = if starts_item(current) { "" } else { &text[..line_start] };
+    for l in above.lines().rev() {
+        if skip(l) {
+            continue;
+        }
+        let i = depth(l);
+        if i < indent {
             break;
+        }
+        if i == indent {
+            keys.extend(key_of(l));
+            if starts_item(l) {
+                break; // the line that opened this item
+            }
         }
     }
+    // Downwards to the end of the mapping.
     for l in text[offset..].lines().skip(1) {
-        if !scan(l) {
+        if skip(l) {
+            continue;
+        }
+        let i = depth(l);
+        if i < indent || (i == indent && starts_item(l)) {
             break;
+        }
+        if i == indent {
+            keys.extend(key_of(l));
         }
     }
     keys

@@ -154,3 +154,53 @@ fn definition_goes_from_an_override_to_its_base_key() {
     check_definition("- name: a\n  settings:\n    note: \"${training.o$0ptimizer}\"\n", expect!["base.yaml:6:3"]);
     check_definition("- name: a\n  repe$0at: 2\n", expect!["(no definition)"]);
 }
+
+#[test]
+fn completion_on_half_typed_lines() {
+    // A key being typed in a trial, no colon yet: alone, with a trial
+    // after it, and with keys of its own after it.
+    check_completion("- name: small\n  re$0", expect![[r#"repeat -> "repeat: "  (an integer)"#]]);
+    check_completion(
+        "- name: small\n  re$0\n- name: other\n  repeat: 2\n",
+        expect![[r#"repeat -> "repeat: "  (an integer)"#]],
+    );
+    check_completion(
+        "- name: small\n  re$0\n  settings:\n    model: {embedding_dim: 256}\n",
+        expect![[r#"repeat -> "repeat: "  (an integer)"#]],
+    );
+    // A key and its colon, nothing after it: the base value.
+    check_completion("- name: small\n  settings:\n    training:\n      lr:$0\n", expect!["0.001  (base value)"]);
+    // An unclosed flow mapping, at a value and at a key.
+    check_completion("- name: small\n  settings:\n    training: {lr: $0\n", expect!["0.001  (base value)"]);
+    check_completion(
+        "- name: small\n  settings:\n    training: {lr: 0.1, opt$0\n",
+        expect![[r#"optimizer -> "optimizer: "  (adam (base))"#]],
+    );
+    // A list item with nothing after its dash: a new trial's keys (the
+    // trial before it has its own).
+    check_completion(
+        "- $0\n",
+        expect![[r#"
+        name -> "name: "  (a string)
+        repeat -> "repeat: "  (an integer)
+        settings -> "settings: "  (a mapping)
+        sweep -> "sweep: "  (a mapping)
+        desc -> "desc: "  (a string)
+        tags -> "tags: "  (a mapping)"#]],
+    );
+    check_completion(
+        "- name: a\n  repeat: 2\n- $0\n",
+        expect![[r#"
+        name -> "name: "  (a string)
+        repeat -> "repeat: "  (an integer)
+        settings -> "settings: "  (a mapping)
+        sweep -> "sweep: "  (a mapping)
+        desc -> "desc: "  (a string)
+        tags -> "tags: "  (a mapping)"#]],
+    );
+    // A key of the second trial is not hidden by the first trial's.
+    check_completion(
+        "- name: a\n  repeat: 2\n- name: b\n  rep$0\n",
+        expect![[r#"repeat -> "repeat: "  (an integer)"#]],
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::{PyDict, PyString, PyType};
 
 use expman_runner::direct::attached::AttachedRun;
 use expman_runner::direct::{DirectError, DirectRun, RunIdentity, RunLog, StartOptions};
@@ -39,6 +39,49 @@ impl Handle {
 pub struct Run {
     handle: Handle,
     ended: Mutex<bool>,
+    keys: Mutex<KeyCache>,
+}
+
+/// The metric names a run was last given, as Python strings and as Rust
+/// ones: a training loop passes the same few `str` objects again and
+/// again, and finding one here (by identity) is cheaper than reading its
+/// text, which on the stable ABI for 3.9 means a copy. The cache holds its
+/// strings, so an address it knows is never reused for another.
+#[derive(Default)]
+struct KeyCache {
+    entries: Vec<(Py<PyString>, String)>,
+    next: usize,
+}
+
+impl KeyCache {
+    const SIZE: usize = 16;
+
+    fn get(&mut self, name: &Bound<'_, PyString>) -> PyResult<&str> {
+        let at = self.index_of(name)?;
+        Ok(&self.entries[at].1)
+    }
+
+    /// Where `name` is in the cache (added if new). Up to [`KeyCache::SIZE`]
+    /// names added in a row keep their places.
+    fn index_of(&mut self, name: &Bound<'_, PyString>) -> PyResult<usize> {
+        let found = self.entries.iter().position(|(k, _)| k.as_ptr() == name.as_ptr());
+        Ok(match found {
+            Some(at) => at,
+            None => {
+                let text = name.to_cow()?.into_owned();
+                let entry = (name.clone().unbind(), text);
+                if self.entries.len() < KeyCache::SIZE {
+                    self.entries.push(entry);
+                    self.entries.len() - 1
+                } else {
+                    let at = self.next;
+                    self.next = (self.next + 1) % KeyCache::SIZE;
+                    self.entries[at] = entry;
+                    at
+                }
+            }
+        })
+    }
 }
 
 /// Runs started and not yet ended, the last started on top.
@@ -148,7 +191,7 @@ pub fn start(
             }
         }
     };
-    let run = Py::new(py, Run { handle, ended: Mutex::new(false) })?;
+    let run = Py::new(py, Run { handle, ended: Mutex::new(false), keys: Mutex::default() })?;
     active().push(run.clone_ref(py));
     Ok(run)
 }
@@ -216,14 +259,17 @@ impl Run {
     #[pyo3(signature = (name, value, step=None, timestamp=None, epoch=None))]
     fn log_metric(
         &self,
-        name: &str,
+        name: &Bound<'_, PyString>,
         value: &Bound<'_, PyAny>,
         step: Option<i64>,
         timestamp: Option<f64>,
         epoch: Option<i64>,
     ) -> PyResult<()> {
+        let ts = values::timestamp_ms(timestamp)?;
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let name = keys.get(name)?;
         let v = values::number(name, value)?;
-        self.log().log_metric(name, v, step, epoch, values::timestamp_ms(timestamp)?).map_err(to_py)
+        self.log().log_metric(name, v, step, epoch, ts).map_err(to_py)
     }
 
     /// Several metrics at once, from a dict of name → number. With `step`,
@@ -236,13 +282,26 @@ impl Run {
         timestamp: Option<f64>,
         epoch: Option<i64>,
     ) -> PyResult<()> {
+        let ts = values::timestamp_ms(timestamp)?;
+        if metrics.len() <= KeyCache::SIZE {
+            // Names through the cache (the usual dict of a few metrics).
+            let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            let mut found: Vec<(usize, f64)> = Vec::with_capacity(metrics.len());
+            for (key, value) in metrics.iter() {
+                let Ok(key) = key.cast::<PyString>() else { return Err(values::not_a_name("metric", &key)) };
+                let at = keys.index_of(key)?;
+                found.push((at, values::number(&keys.entries[at].1, &value)?));
+            }
+            let pairs: Vec<(&str, f64)> = found.iter().map(|(at, v)| (keys.entries[*at].1.as_str(), *v)).collect();
+            return self.log().log_metrics(&pairs, step, epoch, ts).map_err(to_py);
+        }
         let mut pairs: Vec<(String, f64)> = Vec::with_capacity(metrics.len());
         for (key, value) in values::items("metric", metrics)? {
             let v = values::number(&key, &value)?;
             pairs.push((key, v));
         }
         let borrowed: Vec<(&str, f64)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        self.log().log_metrics(&borrowed, step, epoch, values::timestamp_ms(timestamp)?).map_err(to_py)
+        self.log().log_metrics(&borrowed, step, epoch, ts).map_err(to_py)
     }
 
     /// One parameter (any value: containers are kept as JSON, the rest as

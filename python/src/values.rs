@@ -60,14 +60,18 @@ pub fn items<'py>(what: &str, dict: &Bound<'py, PyDict>) -> PyResult<Vec<(String
     for (k, v) in dict.iter() {
         let key = match k.cast::<PyString>() {
             Ok(s) => s.to_cow()?.into_owned(),
-            Err(_) => {
-                let kind = k.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                return Err(PyTypeError::new_err(format!("{what} names are strings; got {} ({kind})", k.repr()?)));
-            }
+            Err(_) => return Err(not_a_name(what, &k)),
         };
         out.push((key, v));
     }
     Ok(out)
+}
+
+/// The `TypeError` for a dictionary key that is not a string.
+pub fn not_a_name(what: &str, key: &Bound<'_, PyAny>) -> PyErr {
+    let kind = key.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let shown = key.repr().map(|r| r.to_string()).unwrap_or_default();
+    PyTypeError::new_err(format!("{what} names are strings; got {shown} ({kind})"))
 }
 
 /// A param value as JSON.

@@ -88,6 +88,10 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     pub related: Vec<Related>,
     pub fix: Option<Fix>,
+    /// A syntax error confined to its span: the rest of the file was read
+    /// without it (a half-typed line), so the file's other problems are
+    /// real and are reported too.
+    pub contained: bool,
 }
 
 impl Diagnostic {
@@ -100,6 +104,7 @@ impl Diagnostic {
             hint: None,
             related: Vec::new(),
             fix: None,
+            contained: false,
         }
     }
 

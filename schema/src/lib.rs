@@ -37,7 +37,7 @@ pub mod yaml;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use expand::{ExpandOptions, Expansion, RunPlan, config_hash, expand};
-pub use loader::{FsLoader, Loader, MemoryLoader};
+pub use loader::{FsLoader, Loader, MemoryLoader, NotUtf8};
 pub use overrides::Overrides;
 pub use project::{Analysis, Origin, Project, Role, TrialDef, load, load_text, load_with_overlay};
 pub use schemas::SchemaKind;

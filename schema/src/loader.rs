@@ -27,6 +27,42 @@ impl EnvLookup for LoaderEnv<'_> {
     }
 }
 
+/// A file that is not UTF-8 text: [`Loader::read`]'s error for it (inside
+/// an `io::Error` of kind `InvalidData`), with the text as it can be read
+/// (each bad byte as U+FFFD) so that the problem can be shown in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotUtf8 {
+    /// The text, bad bytes replaced.
+    pub text: String,
+    /// Where the first bad byte is in `text` (its replacement starts there).
+    pub offset: usize,
+    /// The first bad byte.
+    pub byte: u8,
+    /// Bytes that are not UTF-8, in all.
+    pub count: usize,
+}
+
+impl NotUtf8 {
+    pub fn of(bytes: &[u8], first: std::str::Utf8Error) -> NotUtf8 {
+        let offset = first.valid_up_to();
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let count = bytes.utf8_chunks().map(|c| c.invalid().len()).sum();
+        NotUtf8 { text, offset, byte: bytes[offset], count }
+    }
+}
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not UTF-8 text: byte 0x{:02X}", self.byte)?;
+        if self.count > 1 {
+            write!(f, " (and {} more bytes that are not UTF-8)", self.count - 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
 /// Files from the file system, variables from the process environment.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FsLoader;
@@ -36,10 +72,7 @@ impl Loader for FsLoader {
     fn read(&self, path: &Path) -> std::io::Result<String> {
         let bytes = std::fs::read(path)?;
         String::from_utf8(bytes).map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-            )
+            std::io::Error::new(std::io::ErrorKind::InvalidData, NotUtf8::of(e.as_bytes(), e.utf8_error()))
         })
     }
 

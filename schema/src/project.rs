@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Code, Diagnostic, normalize as normalize_diagnostics};
 use crate::interp::{self, Builtins};
-use crate::loader::{Loader, LoaderEnv, normalize};
+use crate::loader::{Loader, LoaderEnv, NotUtf8, normalize};
 use crate::merge::{check_overrides, expand_dotted, merge};
 use crate::model::{EnvFile, ExperimentFile};
 use crate::schemas::SchemaKind;
@@ -204,6 +204,17 @@ impl<'l> Assembler<'l> {
     /// Reads and parses a file; `cite` is where an unreadable file is blamed.
     fn read_yaml(&mut self, path: &Path, cite: Span) -> Option<(FileId, Node)> {
         match self.loader.read(path) {
+            Err(e) if e.get_ref().and_then(|r| r.downcast_ref::<NotUtf8>()).is_some() => {
+                let bad = e.get_ref().and_then(|r| r.downcast_ref::<NotUtf8>()).expect("checked").clone();
+                let (id, node) = self.parse_text(path, bad.text.clone());
+                let at = Span::new(id, bad.offset, bad.offset + '\u{fffd}'.len_utf8());
+                self.diags.push(
+                    Diagnostic::error(Code::Io, at, bad.to_string()).with_hint(
+                        "expman reads configs as UTF-8; this byte looks like Latin-1 or Windows-1252: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+                    ),
+                );
+                Some((id, node))
+            }
             Err(e) => {
                 self.diags.push(
                     Diagnostic::error(Code::Io, cite, format!("cannot read {}: {e}", path.display()))
@@ -610,9 +621,11 @@ impl Docs {
 
 /// A file with a YAML syntax error reports only that error: what follows
 /// from its half-read tree (a value cut off by the error seen as null, say)
-/// would only mislead.
+/// would only mislead. An error confined to one line (the rest of the file
+/// was read without it) keeps the file's other problems.
 pub(crate) fn drop_noise_after_syntax_errors(diags: &mut Vec<Diagnostic>) {
-    let broken: Vec<FileId> = diags.iter().filter(|d| d.code == Code::YamlSyntax).map(|d| d.span.file).collect();
+    let broken: Vec<FileId> =
+        diags.iter().filter(|d| d.code == Code::YamlSyntax && !d.contained).map(|d| d.span.file).collect();
     if !broken.is_empty() {
         diags.retain(|d| d.code == Code::YamlSyntax || !broken.contains(&d.span.file));
     }

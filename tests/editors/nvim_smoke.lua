@@ -177,6 +177,31 @@ local function run()
       .. vim.inspect(labels))
   end
   out('completion ok: ' .. table.concat(labels, ', '))
+
+  -- 4. Half-typed: a trial key being typed, no colon yet (`  re` where
+  -- `repeat:` will go), after the trial's other keys.
+  local last = vim.api.nvim_buf_line_count(bufnr)
+  vim.api.nvim_buf_set_lines(bufnr, last, last, true, { '- name: u', '  re' })
+  local half = {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    position = { line = last + 1, character = 4 },
+    context = { triggerKind = 1 },
+  }
+  local answers, half_err = vim.lsp.buf_request_sync(bufnr, 'textDocument/completion', half, TIMEOUT_MS)
+  if answers == nil then
+    fail('textDocument/completion on a half-typed line got no answer: ' .. tostring(half_err))
+  end
+  local offered = {}
+  for _, response in pairs(answers) do
+    local result = response.result
+    for _, item in ipairs(result and (result.items or result) or {}) do
+      table.insert(offered, item.label)
+    end
+  end
+  if not vim.tbl_contains(offered, 'repeat') then
+    fail("completion on the half-typed line '  re' did not offer `repeat`; labels: " .. vim.inspect(offered))
+  end
+  out('half-typed completion ok: ' .. table.concat(offered, ', '))
 end
 
 local ok, err = pcall(run)

@@ -141,3 +141,20 @@ fn every_subcommand_has_help_with_examples() {
     }
     assert!(checked > top.len(), "nested subcommands (kernel, db) were checked too");
 }
+
+#[test]
+fn validate_names_the_line_column_and_byte_of_text_that_is_not_utf8() {
+    let tmp = TempDir::new("latin1");
+    std::fs::write(tmp.path().join("base.yaml"), "pipeline: {command: [true]}\n").unwrap();
+    std::fs::write(tmp.path().join("trials.yaml"), b"- name: a\n  settings:\n    +note: caf\xe9 latte\n").unwrap();
+    let out = expman(&["validate", tmp.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "io", "{json}");
+    assert_eq!(d["message"], "not UTF-8 text: byte 0xE9");
+    assert_eq!((d["location"]["line"].as_i64(), d["location"]["column"].as_i64()), (Some(3), Some(15)));
+    assert!(d["hint"].as_str().unwrap().contains("save the file as UTF-8"), "{d}");
+    let shown = text(&expman(&["validate", tmp.path().to_str().unwrap()]).stderr);
+    assert!(!shown.contains("check that the path exists"), "{shown}");
+}

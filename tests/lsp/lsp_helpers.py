@@ -8,6 +8,7 @@ import os
 import pathlib
 from typing import Callable, Sequence
 
+import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 

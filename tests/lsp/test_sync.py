@@ -122,3 +122,20 @@ async def test_a_file_that_base_extends_gets_its_diagnostics(client: LanguageCli
     # Fixing it, unsaved, clears it.
     replace_all(client, shared, "pipeline:\n  timeout: 2h\n", version=2)
     await diagnostics_until(client, shared_uri, lambda ds: "wrong-type" not in codes(ds))
+
+
+async def test_a_file_on_disk_that_is_not_utf8_is_reported_at_its_byte(client: LanguageClient, project):
+    # base.yaml saved as Latin-1 ("é" as the single byte 0xE9), not opened in
+    # the editor: the server reads it from disk.
+    base_path = project / "base.yaml"
+    base_path.write_bytes(base_path.read_bytes().replace(b"r\xc3\xa9sum\xc3\xa9-net", b"r\xe9sum\xe9-net"))
+    trials = open_doc(client, project / "trials.yaml")
+    base = uri(base_path)
+    diags = await diagnostics_until(client, base, lambda ds: any("not UTF-8" in d.message for d in ds))
+    bad = next(d for d in diags if "not UTF-8" in d.message)
+    assert "byte 0xE9" in bad.message and "1 more" in bad.message, bad.message
+    # `  name: "résumé-net"` is line 4 (0-based 3); the first "é" is at column 10.
+    assert bad.range == span(3, 10, 3, 11), bad.range
+    assert not bad.message.startswith("/"), "the place is the range, not the message"
+    # trials.yaml keeps its own analysis.
+    await diagnostics_until(client, trials, lambda ds: "wrong-type" in codes(ds))

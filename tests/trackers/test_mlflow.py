@@ -136,3 +136,34 @@ def test_export_mlflow_sends_an_existing_record(workdir, mlflow_server):
     again = expman("export-mlflow", "--tracking-uri", mlflow_server.url, cwd=directory)
     assert "nothing new to send" in again.stdout, again.stdout
     mirrored(MlflowClient(mlflow_server.url), directory, "exported")
+
+
+def test_child_runs_from_python_nest_under_their_parent(workdir, mlflow_server):
+    import os
+    import sys
+
+    directory = write_experiment(workdir / "exp", "py_nested", "- name: main\n", trackers(mlflow_server.url))
+    script = (
+        "import expman\n"
+        "with expman.start_experiment(name='search') as parent:\n"
+        "    for fold in range(2):\n"
+        "        with parent.start_experiment(name=f'fold-{fold}') as child:\n"
+        "            child.log_metric('score', fold)\n"
+        "print(parent.id)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPMAN_")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=directory, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    parent_uid = done.stdout.strip()
+    synced = expman("sync", cwd=directory)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    client = MlflowClient(mlflow_server.url)
+    experiment = client.get_experiment_by_name("py_nested")
+    found = client.search_runs([experiment.experiment_id], max_results=100)
+    by_uid = {r.data.tags["expman.run_id"]: r for r in found if "expman.run_id" in r.data.tags}
+    parent = by_uid.pop(parent_uid)
+    assert len(by_uid) == 2
+    for child in by_uid.values():
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["expman.parent"] == parent_uid
+    assert sorted(c.data.metrics["score"] for c in by_uid.values()) == [0.0, 1.0]

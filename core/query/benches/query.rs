@@ -9,6 +9,10 @@
 //! `cargo bench -p expman-query --bench query`; `benches/query_vs_mlflow.sh`
 //! runs it beside the same calls in MLflow. The data follows formulas that
 //! the MLflow side (benches/mlflow_query.py) repeats exactly.
+//!
+//! `-- --build DIR --runs N` only writes such a record of N runs (without
+//! the long metric) as the workspace DIR, for the Python package's
+//! benchmark (`benches/python_vs_mlflow.sh`).
 
 #![allow(clippy::disallowed_methods)]
 
@@ -36,12 +40,12 @@ fn metric(i: usize, k: usize) -> f64 {
     ((i * 31 + k * 17) % 1000) as f64 / 1000.0
 }
 
-fn build(path: &std::path::Path) -> String {
+fn build(path: &std::path::Path, runs: usize, long: i64) -> String {
     let mut store = Store::open(path).unwrap();
     let e = store.ensure_experiment("bench", None, "").unwrap();
     let runner = store.register_runner("h", 1, None, "u", "bench").unwrap();
     let mut long_uid = String::new();
-    for i in 0..RUNS {
+    for i in 0..runs {
         let trial = format!("trial_{}", i % 100);
         let t = store.ensure_trial(e, &trial, &trial, None, None).unwrap();
         let params = (0..PARAMS).map(|j| (format!("p{j}"), param(i, j))).collect();
@@ -71,7 +75,7 @@ fn build(path: &std::path::Path) -> String {
             .collect();
         if i == 0 {
             long_uid = uid.clone();
-            metrics.extend((0..LONG).map(|s| MetricPoint {
+            metrics.extend((0..long).map(|s| MetricPoint {
                 key: "loss".into(),
                 step: s,
                 epoch: Some(s / 1000),
@@ -102,12 +106,24 @@ fn time<T>(mut f: impl FnMut() -> T) -> (f64, T) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    if let Some(dir) = value("--build") {
+        let runs = value("--runs").and_then(|n| n.parse().ok()).unwrap_or(RUNS);
+        let dir = std::path::PathBuf::from(dir);
+        let started = Instant::now();
+        build(&dir.join("expman.db"), runs, 0);
+        std::fs::create_dir_all(dir.join(".expman")).unwrap();
+        std::fs::write(dir.join(".expman").join("workspace.json"), r#"{"database":"expman.db"}"#).unwrap();
+        eprintln!("wrote {runs} runs to {} in {:.1} s", dir.display(), started.elapsed().as_secs_f64());
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("expman-bench-query-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("expman.db");
     let started = Instant::now();
-    let long_uid = build(&db);
+    let long_uid = build(&db, RUNS, LONG);
     eprintln!("generated the record in {:.1} s", started.elapsed().as_secs_f64());
     let store = Store::open(&db).unwrap();
     let frames = Frames::new(&store);

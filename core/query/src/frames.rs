@@ -6,7 +6,7 @@
 //! milliseconds) and in a stable order; a param or tag some runs lack is
 //! null there.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use polars::prelude::*;
 
@@ -63,13 +63,30 @@ impl<'a> Frames<'a> {
 
     /// One row per run: identity, status and times, then `params.*`,
     /// `metrics.<key>` (last value), `metrics.<key>.min`/`.max`, `tags.*`.
+    ///
+    /// Params are most of the reading (a row per run and key): with a file
+    /// database they are read on a second connection, on a thread of their
+    /// own, while this one reads the metric summaries and tags.
     pub fn runs(&self) -> Result<DataFrame, QueryError> {
         let (ids, mut columns) = self.run_columns()?;
         let n = ids.len();
-        let index: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        columns.extend(self.param_columns(&index, n)?);
-        columns.extend(self.metric_summary_columns(&index, n)?);
-        columns.extend(self.tag_columns(&index, n)?);
+        let scope = self.run_scope("run_id");
+        let (params, summaries, tags) = std::thread::scope(|s| {
+            let beside = (n > 1_000).then(|| {
+                let (ids, scope, experiment, path) = (&ids, &scope, &self.experiment, self.store.path());
+                s.spawn(move || reader(path).map(|conn| param_columns(&conn, scope, experiment, ids)))
+            });
+            let summaries = self.metric_summary_columns(&ids);
+            let tags = self.tag_columns(&ids);
+            let params = match beside.and_then(|thread| thread.join().ok().flatten()) {
+                Some(params) => params,
+                None => param_columns(self.store.conn(), &scope, &self.experiment, &ids),
+            };
+            (params, summaries, tags)
+        });
+        columns.extend(params?);
+        columns.extend(summaries?);
+        columns.extend(tags?);
         Ok(DataFrame::new(n, columns)?)
     }
 
@@ -136,56 +153,14 @@ impl<'a> Frames<'a> {
         Ok((ids, columns))
     }
 
-    /// Params: a typed column per key.
-    fn param_columns(&self, index: &HashMap<i64, usize>, n: usize) -> Result<Vec<Column>, QueryError> {
-        let conn = self.store.conn();
-        let mut params: BTreeMap<String, ParamColumn> = BTreeMap::new();
-        let sql = format!(
-            "SELECT run_id, key, value_type, value_text, value_num FROM params WHERE {}",
-            self.run_scope("run_id")
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([&self.experiment])?;
-        while let Some(r) = rows.next()? {
-            let Some(&row) = index.get(&r.get::<_, i64>(0)?) else { continue };
-            let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok()).unwrap_or("");
-            let key = text(1);
-            let col = match params.get_mut(key) {
-                Some(c) => c,
-                None => params.entry(key.to_string()).or_default(),
-            };
-            let num: Option<f64> = r.get(4)?;
-            let cell = match text(2) {
-                "int" => {
-                    col.ints = true;
-                    Cell::Int(num.unwrap_or_default() as i64)
-                }
-                "float" => {
-                    col.floats = true;
-                    Cell::Float(num.unwrap_or(f64::NAN))
-                }
-                "bool" => {
-                    col.bools = true;
-                    Cell::Bool(text(3) == "true")
-                }
-                "null" => Cell::Null,
-                _ => {
-                    col.texts = true;
-                    Cell::Text(text(3).to_string())
-                }
-            };
-            col.values.push((row, cell));
-        }
-        drop(rows);
-        params.into_iter().map(|(key, col)| param_column(&format!("params.{key}"), n, col)).collect()
-    }
-
     /// Metric summaries: `metrics.<key>` (the last value), then each key's
     /// `.min` and `.max`.
-    fn metric_summary_columns(&self, index: &HashMap<i64, usize>, n: usize) -> Result<Vec<Column>, QueryError> {
+    fn metric_summary_columns(&self, ids: &[i64]) -> Result<Vec<Column>, QueryError> {
         let conn = self.store.conn();
+        let n = ids.len();
+        let mut index = RunIndex::new(ids);
         let mut columns = Vec::new();
-        let mut metrics: BTreeMap<String, MetricSummaryColumns> = BTreeMap::new();
+        let mut metrics: Keyed<MetricSummaryColumns> = Keyed::new();
         let sql = format!(
             "SELECT run_id, key, last_value, min_value, max_value, count FROM metric_summaries WHERE {}",
             self.run_scope("run_id")
@@ -193,12 +168,9 @@ impl<'a> Frames<'a> {
         let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query([&self.experiment])?;
         while let Some(r) = rows.next()? {
-            let Some(&row) = index.get(&r.get::<_, i64>(0)?) else { continue };
+            let Some(row) = index.row(r.get::<_, i64>(0)?) else { continue };
             let key = r.get_ref(1)?.as_str().unwrap_or("");
-            let entry = match metrics.get_mut(key) {
-                Some(e) => e,
-                None => metrics.entry(key.to_string()).or_insert_with(|| MetricSummaryColumns::nulls(n)),
-            };
+            let entry = metrics.slot(key, || MetricSummaryColumns::nulls(n));
             // A NULL last value with points means NaN.
             let count: i64 = r.get(5)?;
             let last: Option<f64> = r.get(2)?;
@@ -207,31 +179,34 @@ impl<'a> Frames<'a> {
             entry.max[row] = r.get(4)?;
         }
         drop(rows);
+        let metrics = metrics.sorted();
         for (key, summary) in &metrics {
-            columns.push(Column::new(format!("metrics.{key}").into(), summary.last.clone()));
+            columns.push(Column::new(format!("metrics.{key}").into(), &summary.last));
         }
-        for (key, summary) in &metrics {
-            columns.push(Column::new(format!("metrics.{key}.min").into(), summary.min.clone()));
-            columns.push(Column::new(format!("metrics.{key}.max").into(), summary.max.clone()));
+        for (key, summary) in metrics {
+            columns.push(Column::new(format!("metrics.{key}.min").into(), summary.min));
+            columns.push(Column::new(format!("metrics.{key}.max").into(), summary.max));
         }
 
         Ok(columns)
     }
 
     /// Tags: a text column per key.
-    fn tag_columns(&self, index: &HashMap<i64, usize>, n: usize) -> Result<Vec<Column>, QueryError> {
+    fn tag_columns(&self, ids: &[i64]) -> Result<Vec<Column>, QueryError> {
         let conn = self.store.conn();
-        let mut tags: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+        let n = ids.len();
+        let mut index = RunIndex::new(ids);
+        let mut tags: Keyed<Vec<Option<String>>> = Keyed::new();
         let sql = format!("SELECT run_id, key, value FROM tags WHERE {}", self.run_scope("run_id"));
         let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query([&self.experiment])?;
         while let Some(r) = rows.next()? {
-            let Some(&row) = index.get(&r.get::<_, i64>(0)?) else { continue };
-            let key: String = r.get(1)?;
-            tags.entry(key).or_insert_with(|| vec![None; n])[row] = Some(r.get(2)?);
+            let Some(row) = index.row(r.get::<_, i64>(0)?) else { continue };
+            let key = r.get_ref(1)?.as_str().unwrap_or("");
+            tags.slot(key, || vec![None; n])[row] = Some(r.get(2)?);
         }
         drop(rows);
-        Ok(tags.into_iter().map(|(key, values)| Column::new(format!("tags.{key}").into(), values)).collect())
+        Ok(tags.sorted().into_iter().map(|(key, values)| Column::new(format!("tags.{key}").into(), values)).collect())
     }
 
     /// Metric points, long: run, trial, key, step, epoch, value, timestamp.
@@ -583,6 +558,122 @@ fn placeholders(first: usize, count: usize) -> String {
 
 /// A param column of the narrowest type that holds every value: integers,
 /// floats (integers and floats mixed), booleans, else text.
+/// A second connection to a database file, for reading beside the store's
+/// own (`None` for an in-memory database, or when it cannot be opened).
+fn reader(path: &std::path::Path) -> Option<rusqlite::Connection> {
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return None;
+    }
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).ok()?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+    Some(conn)
+}
+
+/// Rows of the runs frame by run id, for rows read in run id order (as
+/// the params, summaries and tags tables keep them): the last row found
+/// is tried first, then a binary search.
+struct RunIndex<'a> {
+    ids: &'a [i64],
+    at: usize,
+}
+
+impl<'a> RunIndex<'a> {
+    /// `ids` in ascending order.
+    fn new(ids: &'a [i64]) -> RunIndex<'a> {
+        RunIndex { ids, at: 0 }
+    }
+
+    fn row(&mut self, id: i64) -> Option<usize> {
+        if self.ids.get(self.at) != Some(&id) {
+            self.at = self.ids.binary_search(&id).ok()?;
+        }
+        Some(self.at)
+    }
+}
+
+/// Columns by key, for rows that give the keys of one run in the same
+/// order as the run before: the key after the last one found is tried
+/// first, then a map.
+struct Keyed<T> {
+    columns: Vec<(String, T)>,
+    by_key: HashMap<String, usize>,
+    last: usize,
+}
+
+impl<T> Keyed<T> {
+    fn new() -> Keyed<T> {
+        Keyed { columns: Vec::new(), by_key: HashMap::new(), last: 0 }
+    }
+
+    fn slot(&mut self, key: &str, make: impl FnOnce() -> T) -> &mut T {
+        let next = self.last + 1;
+        let at = if self.columns.get(next).is_some_and(|c| c.0 == key) {
+            next
+        } else if self.columns.get(self.last).is_some_and(|c| c.0 == key) {
+            self.last
+        } else if let Some(&at) = self.by_key.get(key) {
+            at
+        } else {
+            self.columns.push((key.to_string(), make()));
+            self.by_key.insert(key.to_string(), self.columns.len() - 1);
+            self.columns.len() - 1
+        };
+        self.last = at;
+        &mut self.columns[at].1
+    }
+
+    /// The columns, by key in order.
+    fn sorted(mut self) -> Vec<(String, T)> {
+        self.columns.sort_by(|a, b| a.0.cmp(&b.0));
+        self.columns
+    }
+}
+
+/// Params: a typed column per key (`scope`: the `WHERE` of the runs in
+/// scope, `?1` the experiment).
+fn param_columns(
+    conn: &rusqlite::Connection,
+    scope: &str,
+    experiment: &Option<String>,
+    ids: &[i64],
+) -> Result<Vec<Column>, QueryError> {
+    let n = ids.len();
+    let mut index = RunIndex::new(ids);
+    let mut params: Keyed<ParamColumn> = Keyed::new();
+    let sql = format!("SELECT run_id, key, value_type, value_text, value_num FROM params WHERE {scope}");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([experiment])?;
+    while let Some(r) = rows.next()? {
+        let Some(row) = index.row(r.get::<_, i64>(0)?) else { continue };
+        let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok()).unwrap_or("");
+        let col = params.slot(text(1), ParamColumn::default);
+        let num: Option<f64> = r.get(4)?;
+        let cell = match text(2) {
+            "int" => {
+                col.ints = true;
+                Cell::Int(num.unwrap_or_default() as i64)
+            }
+            "float" => {
+                col.floats = true;
+                Cell::Float(num.unwrap_or(f64::NAN))
+            }
+            "bool" => {
+                col.bools = true;
+                Cell::Bool(text(3) == "true")
+            }
+            "null" => Cell::Null,
+            _ => {
+                col.texts = true;
+                Cell::Text(text(3).to_string())
+            }
+        };
+        col.values.push((row, cell));
+    }
+    drop(rows);
+    params.sorted().into_iter().map(|(key, col)| param_column(&format!("params.{key}"), n, col)).collect()
+}
+
 fn param_column(name: &str, n: usize, col: ParamColumn) -> Result<Column, QueryError> {
     let only = |flag: bool, others: [bool; 3]| flag && others.iter().all(|o| !o);
     if only(col.ints, [col.floats, col.bools, col.texts]) {

@@ -76,6 +76,9 @@ fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// The page size of a database this store creates.
+pub const PAGE_SIZE: i64 = 32 * 1024;
+
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to
     /// date. A database written by a newer expman is refused untouched.
@@ -96,6 +99,11 @@ impl Store {
         )
         .ctx(path)?;
         conn.busy_timeout(BUSY_TIMEOUT).ctx(path)?;
+        // Larger pages for a new database (an existing one keeps its own:
+        // SQLite changes it only while the file is empty): fewer levels
+        // and page fetches per index insert, the cost of ingest
+        // (BENCHMARKS.md, "Store ingest"). Must precede the switch to WAL.
+        conn.pragma_update(None, "page_size", PAGE_SIZE).ctx(path)?;
         // WAL: readers never block the writer; NORMAL: commits do not fsync
         // (the WAL is synced at checkpoints), durable across process crashes.
         switch_to_wal(&conn).ctx(path)?;

@@ -3,8 +3,13 @@
 //! What this adds over the raw events: byte spans on every key and value,
 //! anchors and aliases (with a cap on alias expansion, so a "billion laughs"
 //! file cannot exhaust memory), merge keys (`<<`), duplicate-key errors, and
-//! recovery: on a syntax error the part read so far is kept as a tree and the
-//! error is reported where the parser stopped.
+//! recovery: on a syntax error, the line being typed (the one the error is
+//! on, or a line just above it, or the line that opened an unclosed
+//! bracket) is read as blank; when the rest then parses, its tree and its
+//! problems are kept, and the syntax error is reported on that line. An
+//! editor's half-typed line (`  re` where `repeat:` will go) costs only
+//! itself. When no line explains the error, the part read so far is kept
+//! and the error is reported where the parser stopped.
 
 use std::collections::HashMap;
 
@@ -28,6 +33,110 @@ pub struct ParsedYaml {
 /// Parses a YAML text (a leading byte order mark is allowed). Never fails:
 /// problems are returned as diagnostics beside whatever could be read.
 pub fn parse(text: &str, file: FileId) -> ParsedYaml {
+    let (parsed, failure) = parse_once(text, file);
+    let Some(failure) = failure else { return parsed };
+    recover(text, file, &failure).unwrap_or(parsed)
+}
+
+/// Where a parse stopped on a syntax error, and the bracket left open.
+struct Failure {
+    at: usize,
+    open: Option<usize>,
+    info: String,
+}
+
+/// How many lines above the error a half-typed line is looked for.
+const RECOVERY_LINES: usize = 3;
+
+/// The parse of `text` with one line read as blank, for the first line
+/// that makes the rest parse (see the module doc): the tree of the rest,
+/// its problems, and the syntax error on that line.
+fn recover(text: &str, file: FileId, failure: &Failure) -> Option<ParsedYaml> {
+    if failure.info.contains("tab") {
+        // Tabs are a style of the whole file, not a line being typed: the
+        // error says so where the parser met the first one.
+        return None;
+    }
+    let line_of = |at: usize| text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let mut candidates = vec![line_of(failure.at)];
+    let mut start = candidates[0];
+    while candidates.len() <= RECOVERY_LINES && start > 0 {
+        start = line_of(start - 1);
+        if !text[start..].lines().next().unwrap_or("").trim().is_empty() {
+            candidates.push(start);
+        }
+    }
+    if let Some(open) = failure.open {
+        candidates.insert(0, line_of(open));
+    }
+    for line_start in candidates {
+        let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+        let line = &text[line_start..line_end];
+        if line.trim().is_empty() {
+            continue;
+        }
+        // Every byte of the line but a `\r` becomes a space: the offsets of
+        // the rest stay as they are.
+        let mut blanked = String::with_capacity(text.len());
+        blanked.push_str(&text[..line_start]);
+        for c in line.chars() {
+            match c {
+                '\r' => blanked.push('\r'),
+                _ => blanked.extend(std::iter::repeat_n(' ', c.len_utf8())),
+            }
+        }
+        blanked.push_str(&text[line_end..]);
+        let (mut parsed, still) = parse_once(&blanked, file);
+        if still.is_some() {
+            continue;
+        }
+        // The line above, when the blanked line was its value (more
+        // indented): its key now reads as empty, which is noise.
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let above = text[..line_start].trim_end_matches(['\n', '\r', ' ']);
+        let above_start = line_of(above.len());
+        if !above.is_empty() && indent(line) > indent(&above[above_start..]) {
+            let (from, to) = (above_start, line_start);
+            parsed.errors.retain(|d| (d.span.end as usize) <= from || (d.span.start as usize) >= to);
+        }
+        let content_start = line_start + indent(line);
+        let content_end = line_start + line.trim_end().len();
+        let span = Span::new(file, content_start, content_end);
+        let mut diagnostic = match failure.open.filter(|o| (line_start..line_end).contains(o)) {
+            Some(open) => {
+                let bracket = &text[open..open + 1];
+                let close = if bracket == "[" { "]" } else { "}" };
+                Diagnostic::error(
+                    Code::YamlSyntax,
+                    span,
+                    format!("YAML syntax error on this line: its `{bracket}` is never closed"),
+                )
+                .with_related(Span::new(file, open, open + 1), "opened here")
+                .with_hint(format!("close it with `{close}`, or quote the value"))
+            }
+            None => {
+                Diagnostic::error(Code::YamlSyntax, span, format!("YAML syntax error on this line: {}", failure.info))
+                    .with_hint(line_hint(line.trim()))
+            }
+        };
+        diagnostic.contained = true;
+        parsed.errors.insert(0, diagnostic);
+        return Some(parsed);
+    }
+    None
+}
+
+/// What a half-typed line most likely lacks.
+fn line_hint(line: &str) -> String {
+    if !line.contains(':') && !line.starts_with('-') {
+        format!("a key needs a colon: `{}: value`", line.trim_start_matches("- "))
+    } else {
+        "finish this line, or check its indentation and quoting".into()
+    }
+}
+
+/// One pass of the parser over `text`.
+fn parse_once(text: &str, file: FileId) -> (ParsedYaml, Option<Failure>) {
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let body = &text[bom..];
     let mut builder = Builder {
@@ -43,6 +152,7 @@ pub fn parse(text: &str, file: FileId) -> ParsedYaml {
         errors: Vec::new(),
     };
     let mut parser = Parser::new_from_str(body);
+    let mut failure = None;
     loop {
         match parser.next_event() {
             None => break,
@@ -64,7 +174,9 @@ pub fn parse(text: &str, file: FileId) -> ParsedYaml {
                 let mut diagnostic =
                     Diagnostic::error(Code::YamlSyntax, Span::new(file, at, end), syntax_message(err.info()))
                         .with_hint(syntax_hint(err.info()));
-                if let Some(open) = builder.open_flow_collection() {
+                let open = builder.open_flow_collection();
+                failure = Some(Failure { at, open, info: err.info().to_string() });
+                if let Some(open) = open {
                     let bracket = &text[open..open + 1];
                     diagnostic = diagnostic
                         .with_related(Span::new(file, open, open + 1), format!("this `{bracket}` is never closed"))
@@ -76,7 +188,7 @@ pub fn parse(text: &str, file: FileId) -> ParsedYaml {
             }
         }
     }
-    ParsedYaml { docs: builder.docs, errors: builder.errors }
+    (ParsedYaml { docs: builder.docs, errors: builder.errors }, failure)
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
@@ -450,6 +562,36 @@ mod tests {
         let p = parse0(text);
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.docs[0].get("a").unwrap().as_i64(), Some(1));
+    }
+
+    #[test]
+    fn a_half_typed_line_costs_only_itself() {
+        // A key typed without its colon yet, between two whole trials.
+        let text = "- name: a\n  repeat: 2\n  re\n- name: b\n  repeat: x\n";
+        let p = parse0(text);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        let e = &p.errors[0];
+        assert!(e.contained && e.code == Code::YamlSyntax);
+        assert_eq!(slice(text, e.span), "re");
+        assert!(e.hint.as_deref().unwrap().contains("`re: value`"), "{:?}", e.hint);
+        // Both trials are read, the second with its own (wrong) value.
+        let trials = p.docs[0].as_seq().unwrap();
+        assert_eq!(trials.len(), 2);
+        assert_eq!(trials[1].get("repeat").unwrap().as_str(), Some("x"));
+        // An unclosed bracket: the line that opened it.
+        let text = "a:\n  b: {x: 1\n  c: 2\n";
+        let p = parse0(text);
+        assert_eq!(slice(text, p.errors[0].span), "b: {x: 1");
+        assert_eq!(p.errors[0].related[0].message, "opened here");
+        assert_eq!(p.docs[0].get_path(["a", "c"]).unwrap().as_i64(), Some(2));
+        // A key being typed under keys already there.
+        let text = "a:\n  b: 1\n  c\nd: 2\n";
+        let p = parse0(text);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert_eq!(p.docs[0].get("d").unwrap().as_i64(), Some(2));
+        // Tabs are not a half-typed line: no recovery.
+        let p = parse0("a:\n\tb: 1\n");
+        assert!(!p.errors[0].contained);
     }
 
     #[test]

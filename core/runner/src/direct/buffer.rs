@@ -87,6 +87,7 @@ impl RunBuffer {
     }
 
     /// One metric point (the hot path: no allocation but the key's).
+    /// Returns how many points wait for the writer.
     pub fn metric(
         &self,
         key: &str,
@@ -94,13 +95,13 @@ impl RunBuffer {
         step: Option<i64>,
         epoch: Option<i64>,
         ts_ms: i64,
-    ) -> Result<(), DirectError> {
+    ) -> Result<usize, DirectError> {
         let mut p = self.pending()?;
         let step = assign_step(&mut p.next_step, key, step);
         let epoch = epoch.or(p.epoch);
         p.append_line(|| write::metric(key, value, Some(step), epoch, ts_ms))?;
         p.batch.metrics.push(MetricPoint { key: key.to_string(), step, epoch, value, timestamp: ts_ms });
-        Ok(())
+        Ok(p.batch.metrics.len())
     }
 
     /// Several metrics at one step (each key its own step when `step` is
@@ -111,7 +112,7 @@ impl RunBuffer {
         step: Option<i64>,
         epoch: Option<i64>,
         ts_ms: i64,
-    ) -> Result<(), DirectError> {
+    ) -> Result<usize, DirectError> {
         let mut p = self.pending()?;
         let epoch = epoch.or(p.epoch);
         let mut steps = Vec::with_capacity(values.len());
@@ -122,7 +123,7 @@ impl RunBuffer {
             p.append_line(|| write::metric(key, *value, Some(step), epoch, ts_ms))?;
             p.batch.metrics.push(MetricPoint { key: key.to_string(), step, epoch, value: *value, timestamp: ts_ms });
         }
-        Ok(())
+        Ok(p.batch.metrics.len())
     }
 
     pub fn params(&self, values: &[(String, serde_json::Value)]) -> Result<(), DirectError> {
@@ -177,11 +178,6 @@ impl RunBuffer {
     /// The epoch metrics without one are counted in.
     pub fn epoch(&self) -> Option<i64> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).epoch
-    }
-
-    /// Points waiting to be committed.
-    pub fn waiting(&self) -> usize {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).batch.metrics.len()
     }
 
     /// Refuses every later call (the run has ended).

@@ -291,8 +291,8 @@ impl DirectRun {
     }
 
     /// After a call that left many points waiting, the writer is woken.
-    fn after_metrics(&self) {
-        if self.buffer.waiting() >= writer::EAGER_POINTS {
+    fn after_metrics(&self, waiting: usize) {
+        if waiting >= writer::EAGER_POINTS {
             self.session.writer().nudge();
         }
     }
@@ -313,8 +313,8 @@ impl RunLog for DirectRun {
     ) -> Result<(), DirectError> {
         values::check_key(values::Kind::Metric, key)?;
         values::check_number(key, value)?;
-        self.buffer.metric(key, value, step, epoch, ts_ms.unwrap_or_else(now_ms))?;
-        self.after_metrics();
+        let waiting = self.buffer.metric(key, value, step, epoch, ts_ms.unwrap_or_else(now_ms))?;
+        self.after_metrics(waiting);
         Ok(())
     }
 
@@ -329,8 +329,8 @@ impl RunLog for DirectRun {
             values::check_key(values::Kind::Metric, key)?;
             values::check_number(key, *value)?;
         }
-        self.buffer.metrics(values, step, epoch, ts_ms.unwrap_or_else(now_ms))?;
-        self.after_metrics();
+        let waiting = self.buffer.metrics(values, step, epoch, ts_ms.unwrap_or_else(now_ms))?;
+        self.after_metrics(waiting);
         Ok(())
     }
 

@@ -33,6 +33,15 @@ impl Kind {
 /// A name as the record keeps it: not empty, at most [`MAX_KEY_BYTES`],
 /// no control characters.
 pub fn check_key(kind: Kind, key: &str) -> Result<(), DirectError> {
+    // The common case, checked byte by byte: printable ASCII, not blank.
+    let plain = |b: &u8| (0x21..0x7f).contains(b);
+    if !key.is_empty()
+        && key.len() <= MAX_KEY_BYTES
+        && key.as_bytes().first().is_some_and(plain)
+        && key.bytes().all(|b| b == b' ' || plain(&b))
+    {
+        return Ok(());
+    }
     let why = if key.trim().is_empty() {
         "an empty name"
     } else if key.len() > MAX_KEY_BYTES {
