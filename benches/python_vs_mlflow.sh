@@ -12,12 +12,13 @@
 #
 # MLflow's `log_metric` and W&B are slower by orders of magnitude: they log
 # fewer points (MLFLOW_POINTS, WANDB_POINTS); their rate does not depend on
-# the total.
+# the total. PARTS=logging or PARTS=table runs one half.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${BENCH_VENVS:-/tmp/expman-bench}"
 points="${POINTS:-1000000}"
 runs="${RUNS:-100000}"
+parts="${PARTS:-logging table}"
 
 venv() { # NAME PACKAGE...: a virtualenv with these packages
   local dir="$base-$1"; shift
@@ -36,16 +37,20 @@ expman_venv=$(venv expman target/wheels-release/expman-*.whl)
 mlflow_venv=$(venv mlflow mlflow)
 wandb_venv=$(venv wandb wandb)
 
+if [[ " $parts " == *" logging "* ]]; then
 echo "== logging from Python: points per second to rows committed"
 "$expman_venv/bin/python" benches/python_logging.py expman "$points"
 "$expman_venv/bin/python" benches/python_logging.py expman-batch "$points"
 "$mlflow_venv/bin/python" benches/python_logging.py mlflow-batch "$points"
 "$mlflow_venv/bin/python" benches/python_logging.py mlflow "${MLFLOW_POINTS:-5000}"
 "$wandb_venv/bin/python" benches/python_logging.py wandb "${WANDB_POINTS:-100000}"
+fi
 
+if [[ " $parts " == *" table "* ]]; then
 echo "== the runs table of $runs runs"
 record=$(mktemp -d)
 trap 'rm -rf "$record"' EXIT
 cargo bench -q -p expman-query --bench query -- --build "$record/ws" --runs "$runs" 2>/dev/null
 "$expman_venv/bin/python" benches/python_runs_table.py "$record/ws"
 RUNS="$runs" SEARCH_ONLY=1 "$mlflow_venv/bin/python" benches/mlflow_query.py 2>/dev/null
+fi

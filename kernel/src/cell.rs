@@ -77,7 +77,7 @@ enum Sink {
     /// IOPub messages whose parent is the cell's `execute_request`.
     IoPub {
         sender: IoPubSender,
-        parent: JupyterMessage,
+        parent: Box<JupyterMessage>,
     },
     Channel(std::sync::mpsc::Sender<Output>),
 }
@@ -103,7 +103,7 @@ struct CellInner {
 impl Cell {
     pub fn new(iopub: IoPubSender, parent: JupyterMessage, execution_count: usize, silent: bool) -> Cell {
         let prefix = parent.header.msg_id.clone();
-        Cell::with_sink(Sink::IoPub { sender: iopub, parent }, prefix, execution_count, silent)
+        Cell::with_sink(Sink::IoPub { sender: iopub, parent: Box::new(parent) }, prefix, execution_count, silent)
     }
 
     /// A cell whose outputs arrive on the returned receiver, for a front

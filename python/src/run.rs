@@ -405,6 +405,7 @@ impl Run {
 
     /// A child run of this one, recorded with it as its parent.
     #[pyo3(signature = (name, experiment=None, tags=None, log_hardware=false, code_dir=None, durable=false))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn start_experiment(
         slf: Py<Run>,
         py: Python<'_>,
