@@ -150,6 +150,7 @@ fn dry_run(
         }
         shown.push((plan.trial.as_str(), plan.repeat));
         let command = plan.pipeline.command.as_ref().map(|c| c.argv().join(" ")).unwrap_or_default();
+        let command = expman_schema::secrets::mask_text(&command, &expman_schema::secrets::secret_values(&plan.config));
         let workdir = plan.pipeline.workdir.clone().unwrap_or_else(|| "<run directory>".into());
         table.rows.push(vec![
             plan.trial.clone(),

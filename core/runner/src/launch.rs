@@ -128,7 +128,10 @@ fn start(
     let pid = running.pid();
     let job = running.job();
     let host = process::host_name();
-    let command = running.description();
+    // What was started is recorded and shown; secrets a command line was
+    // built with (`--api-key ${openai.api_key}`) are masked in it.
+    let secrets = expman_schema::secrets::secret_values(&plan.config);
+    let command = expman_schema::secrets::mask_text(&running.description(), &secrets);
     let started = Started {
         host: &host,
         pid,
@@ -293,11 +296,17 @@ fn record_capture(
             || k == "CUDA_VISIBLE_DEVICES"
             || plan.pipeline.env.as_ref().is_some_and(|e| e.contains_key(k))
     };
+    let secrets = expman_schema::secrets::secret_values(&plan.config);
     let env_json: serde_json::Map<String, serde_json::Value> = env
         .iter()
         .filter(|(k, _)| set_by_expman(k))
         .map(|(k, v)| {
-            let shown = if is_secret_key(k) { expman_schema::secrets::MASK.to_string() } else { v.clone() };
+            let shown = if is_secret_key(k) {
+                expman_schema::secrets::MASK.to_string()
+            } else {
+                // A name that gives no hint (`DB_URL`) with a secret in it.
+                expman_schema::secrets::mask_text(v, &secrets)
+            };
             (k.clone(), serde_json::Value::String(shown))
         })
         .collect();

@@ -542,19 +542,13 @@ impl Store {
 const METRIC_ROWS_PER_INSERT: usize = 64;
 
 /// Inserts a run's metric points (NaN as NULL), many rows per statement,
-/// grouped by key: the `(run_id, key, step)` index then grows at a few
-/// places in order rather than at every key's place in turn (ten metrics
-/// logged together commit twice as fast). Each key's points keep their
-/// order, so rowids still follow the order each metric was logged in.
+/// in the order they came: rowids are the order of recording, which
+/// trackers and the metrics frame rely on.
 fn insert_metrics(
     tx: &rusqlite::Transaction<'_>,
     run_id: i64,
     points: &[crate::records::MetricPoint],
 ) -> rusqlite::Result<()> {
-    let mut points: Vec<&crate::records::MetricPoint> = points.iter().collect();
-    if points.windows(2).any(|w| w[0].key != w[1].key) {
-        points.sort_by(|a, b| a.key.cmp(&b.key)); // stable: each key's order stays
-    }
     fn sql(rows: usize) -> String {
         let mut sql = String::from("INSERT INTO metrics (run_id, key, step, epoch, value, timestamp) VALUES ");
         for i in 0..rows {
@@ -562,19 +556,21 @@ fn insert_metrics(
         }
         sql
     }
+    let bind = |stmt: &mut rusqlite::CachedStatement<'_>, at: usize, m: &crate::records::MetricPoint| {
+        let value = if m.value.is_nan() { None } else { Some(m.value) };
+        stmt.raw_bind_parameter(at + 1, run_id)?;
+        stmt.raw_bind_parameter(at + 2, m.key.as_str())?;
+        stmt.raw_bind_parameter(at + 3, m.step)?;
+        stmt.raw_bind_parameter(at + 4, m.epoch)?;
+        stmt.raw_bind_parameter(at + 5, value)?;
+        stmt.raw_bind_parameter(at + 6, m.timestamp)
+    };
     let mut chunks = points.chunks_exact(METRIC_ROWS_PER_INSERT);
     if chunks.len() > 0 {
         let mut stmt = tx.prepare_cached(&sql(METRIC_ROWS_PER_INSERT))?;
         for chunk in chunks.by_ref() {
-            for (i, m) in chunk.iter().copied().enumerate() {
-                let at = i * 6;
-                let value = if m.value.is_nan() { None } else { Some(m.value) };
-                stmt.raw_bind_parameter(at + 1, run_id)?;
-                stmt.raw_bind_parameter(at + 2, m.key.as_str())?;
-                stmt.raw_bind_parameter(at + 3, m.step)?;
-                stmt.raw_bind_parameter(at + 4, m.epoch)?;
-                stmt.raw_bind_parameter(at + 5, value)?;
-                stmt.raw_bind_parameter(at + 6, m.timestamp)?;
+            for (i, point) in chunk.iter().enumerate() {
+                bind(&mut stmt, i * 6, point)?;
             }
             stmt.raw_execute()?;
         }
@@ -582,9 +578,9 @@ fn insert_metrics(
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut one = tx.prepare_cached(&sql(1))?;
-        for m in rest.iter().copied() {
-            let value = if m.value.is_nan() { None } else { Some(m.value) };
-            one.execute(params![run_id, m.key, m.step, m.epoch, value, m.timestamp])?;
+        for point in rest {
+            bind(&mut one, 0, point)?;
+            one.raw_execute()?;
         }
     }
     Ok(())
