@@ -12,8 +12,9 @@
 # Neovim (apt-get) for the editor smoke test and slurm-wlm with munge for a
 # one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh), and
 # mariadb-server for a private MariaDB on 127.0.0.1:53307
-# (tests/engines/mariadb-start.sh). Needs python3 (3.11+),
-# Node.js 20+ with npm, and network access to PyPI and npm.
+# (tests/engines/mariadb-start.sh); with the nightly toolchain, cargo-fuzz
+# (cargo install) for a short fuzzing run. Needs python3 (3.11+),
+# Node.js 20+ with npm, and network access to PyPI, npm and crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -101,6 +102,16 @@ rm -f target/wheels/expman-*.whl
 
 log "language server, Jupyter kernel, trackers and the Python package, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test, mlflow server, tensorboard, ipykernel)"
 EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel tests/trackers tests/package
+
+log "crash chaos, short: the runner, a trial, the MLflow server and the MariaDB server each killed once (tests/chaos/chaos.py)"
+EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/python" tests/chaos/chaos.py --rounds 4
+
+log "fuzzing, short: every target 20 s on its corpus (benches/fuzz.sh; nightly Rust and cargo-fuzz)"
+if cargo +nightly --version >/dev/null 2>&1; then
+  benches/fuzz.sh 20
+else
+  echo "no nightly toolchain here: fuzzing skipped (the regression inputs were replayed by cargo test)" >&2
+fi
 
 log "editors: Neovim (headless), Helix config, VS Code extension"
 if ! command -v nvim >/dev/null 2>&1; then

@@ -36,7 +36,7 @@ mod server;
 pub mod session;
 pub mod shell;
 pub mod view;
-mod wire;
+pub mod wire;
 
 use std::path::Path;
 use std::sync::Arc;

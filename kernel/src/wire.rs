@@ -35,15 +35,34 @@ pub async fn next<S: SocketRecv>(socket: &mut jupyter_zmq_client::Connection<S>,
                 continue;
             }
         };
-        match RawMessage::from_multipart(frames, &socket.mac) {
-            Ok(raw) => match parse(raw) {
-                Ok(incoming) => return incoming,
-                Err(why) => tracing::warn!("{channel}: dropped a message that cannot be read: {why}"),
-            },
-            Err(RuntimeError::VerifyError(_)) => tracing::warn!("{channel}: dropped a message with a bad signature"),
-            Err(e) => tracing::warn!("{channel}: dropped a message that cannot be read: {e}"),
+        match read(frames, &socket.mac) {
+            Ok(incoming) => return incoming,
+            Err(why) => tracing::warn!("{channel}: dropped a message {why}"),
         }
     }
+}
+
+/// Reads one multipart message as it came off a socket: its signature
+/// checked with `mac` (none when the connection file's key is empty), then
+/// its parts. The error completes "dropped a message ...".
+pub fn read(frames: ZmqMessage, mac: &Option<ring::hmac::Key>) -> Result<Incoming, String> {
+    match RawMessage::from_multipart(frames, mac) {
+        Ok(raw) => parse(raw).map_err(|why| format!("that cannot be read: {why}")),
+        Err(RuntimeError::VerifyError(_)) => Err("with a bad signature".into()),
+        Err(e) => Err(format!("that cannot be read: {e}")),
+    }
+}
+
+/// [`read`] for frames given as byte strings, from a kernel without a key
+/// (the fuzzer's and the tests' way in). No frames at all is an error too.
+pub fn read_unsigned(frames: Vec<Vec<u8>>) -> Result<Incoming, String> {
+    let mut frames = frames.into_iter();
+    let Some(first) = frames.next() else { return Err("that cannot be read: it has no frames".into()) };
+    let mut message = ZmqMessage::from(first);
+    for frame in frames {
+        message.push_back(frame.into());
+    }
+    read(message, &None)
 }
 
 /// Heartbeat: every ping is sent back as it came, as the spec says

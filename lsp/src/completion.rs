@@ -128,6 +128,9 @@ pub fn complete(kind: FileKind, text: &Text, offset: u32, base: Option<&Base<'_>
                 (Some("sweep"), Kind::Key { prefix, start }) if inner.len() == 1 => {
                     return sweep_keys(base, prefix, edit_range(*start));
                 }
+                (Some("search"), Kind::Key { prefix, start }) if inner.len() == 2 && inner[1] == "space" => {
+                    return space_keys(base, prefix, edit_range(*start));
+                }
                 _ => {}
             }
         }
@@ -233,11 +236,21 @@ fn schema_keys(
     present: &[String],
 ) -> Vec<CompletionItem> {
     let schema = CompiledSchema::of(kind);
-    let Some(id) = schema.at_path(path).and_then(|id| schema.object_of(id)) else { return Vec::new() };
-    let node = schema.node(id);
-    node.properties
+    let Some(at) = schema.at_path(path) else { return Vec::new() };
+    let mut objects = schema.objects_of(at);
+    if objects.is_empty() {
+        objects.extend(schema.object_of(at));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    objects
         .iter()
+        .flat_map(|id| schema.node(*id).properties.iter())
         .filter(|p| !p.unused && p.name.starts_with(prefix) && !present.contains(&p.name))
+        .filter(|p| {
+            let new = !seen.contains(&p.name.as_str());
+            seen.push(&p.name);
+            new
+        })
         .map(|p| {
             let types = describe_types(schema, p.schema);
             item(
@@ -389,6 +402,48 @@ fn sweep_keys(base: Option<&Base<'_>>, prefix: &str, range: Range) -> Vec<Comple
             )
         })
         .collect()
+}
+
+/// Inside a search's `space`: every leaf of base.yaml as a dotted key,
+/// with a distribution around its base value (log-uniform over a factor of
+/// ten each way for a positive number, an integer range, or a choice).
+fn space_keys(base: Option<&Base<'_>>, prefix: &str, range: Range) -> Vec<CompletionItem> {
+    let Some(base) = base else { return Vec::new() };
+    flatten(base.node)
+        .into_iter()
+        .filter(|(k, _)| !k.is_empty() && k.starts_with(prefix) && !k.starts_with("pipeline.") && k != "seed")
+        .filter(|(_, v)| !matches!(v.value, Value::Map(_) | Value::Seq(_) | Value::Null))
+        .map(|(k, v)| {
+            let dist = match v.value {
+                Value::Float(x) if x > 0.0 => {
+                    format!("{{loguniform: [{}, {}]}}", short_float(x / 10.0), short_float(x * 10.0))
+                }
+                Value::Float(x) => format!("{{uniform: [{}, {}]}}", short_float(x - 1.0), short_float(x + 1.0)),
+                Value::Int(i) if i > 0 => format!("{{int: [{}, {}]}}", (i / 2).max(1), i.saturating_mul(2)),
+                Value::Int(i) => format!("{{int: [{}, {}]}}", i.saturating_sub(5), i.saturating_add(5)),
+                _ => format!("{{choice: [{}]}}", short(v)),
+            };
+            let doc = format!("search over `{k}` (base value `{}`, {})", short(v), base.place(v.span));
+            item(
+                &k,
+                CompletionItemKind::FIELD,
+                Some(format!("{} (base)", short(v))),
+                doc,
+                range,
+                format!("{k}: {dist}"),
+            )
+        })
+        .collect()
+}
+
+fn short_float(x: f64) -> String {
+    let text = format!("{x:e}");
+    // `1e-3` is a number to expman (YAML 1.2) but a string to YAML 1.1
+    // readers such as PyYAML; `1.0e-3` is a number to both.
+    match text.split_once('e') {
+        Some((mantissa, exp)) if !mantissa.contains('.') => format!("{mantissa}.0e{exp}"),
+        _ => text,
+    }
 }
 
 /// Inside `${`: config paths, built-ins, `env:`.

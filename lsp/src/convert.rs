@@ -3,7 +3,7 @@
 //! text, tabs (one unit each) and CRLF line ends.
 
 use expman_schema::{LineIndex, Span};
-use tower_lsp_server::ls_types::{Position, Range};
+use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
 
 /// A document's text with its line index.
 #[derive(Clone, Debug)]
@@ -30,6 +30,21 @@ impl Text {
 
     pub fn offset(&self, position: Position) -> u32 {
         self.lines.offset_of_utf16(&self.text, position.line, position.character)
+    }
+}
+
+/// Applies one `didChange` change to a document's text: a range (UTF-16
+/// positions, clamped to the text; an end before the start is the start)
+/// replaced by the change's text, or the whole text when there is no range.
+pub fn apply_change(text: &mut String, change: &TextDocumentContentChangeEvent) {
+    match change.range {
+        Some(range) => {
+            let current = Text::new(text.as_str());
+            let start = current.offset(range.start) as usize;
+            let end = (current.offset(range.end) as usize).max(start);
+            text.replace_range(start..end, &change.text);
+        }
+        None => text.clone_from(&change.text),
     }
 }
 

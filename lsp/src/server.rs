@@ -302,16 +302,8 @@ impl LanguageServer for Backend {
             let mut world = self.world();
             let Some(doc) = world.docs.get_mut(&path) else { return };
             let mut text = doc.text.text.to_string();
-            for change in params.content_changes {
-                match change.range {
-                    Some(range) => {
-                        let current = Text::new(text.as_str());
-                        let start = current.offset(range.start) as usize;
-                        let end = (current.offset(range.end) as usize).max(start);
-                        text.replace_range(start..end, &change.text);
-                    }
-                    None => text = change.text,
-                }
+            for change in &params.content_changes {
+                crate::convert::apply_change(&mut text, change);
             }
             *doc = Doc::new(&path, params.text_document.version, Text::new(text));
         }

@@ -139,6 +139,30 @@ fn completion_of_trial_keys_sweep_keys_and_values() {
 }
 
 #[test]
+fn completion_inside_a_search() {
+    // The block's own keys, from the schema.
+    check_completion(
+        "- name: tune\n  search:\n    metric: val_loss\n    pr$0",
+        expect![[r#"prune -> "prune: "  (a mapping)"#]],
+    );
+    // The space: base.yaml's keys, each with a distribution around its value.
+    check_completion(
+        "- name: tune\n  search:\n    metric: val_loss\n    space:\n      training.$0",
+        expect![[r#"
+            training.epochs -> "training.epochs: {int: [50, 200]}"  (100 (base))
+            training.lr -> "training.lr: {loguniform: [1.0e-4, 1.0e-2]}"  (0.001 (base))
+            training.optimizer -> "training.optimizer: {choice: [adam]}"  (adam (base))"#]],
+    );
+    // A distribution's kinds.
+    check_completion(
+        "- name: tune\n  search:\n    metric: val_loss\n    space:\n      training.lr: {log$0",
+        expect![[r#"
+            loguniform -> "loguniform: "  (a list)
+            logint -> "logint: "  (a list)"#]],
+    );
+}
+
+#[test]
 fn hover_on_an_override_shows_the_base_value_it_replaces() {
     check_hover(
         "- name: small_model\n  settings:\n    model: {embedding_d$0im: 256}\n",
@@ -181,22 +205,24 @@ fn completion_on_half_typed_lines() {
     check_completion(
         "- $0\n",
         expect![[r#"
-        name -> "name: "  (a string)
-        repeat -> "repeat: "  (an integer)
-        settings -> "settings: "  (a mapping)
-        sweep -> "sweep: "  (a mapping)
-        desc -> "desc: "  (a string)
-        tags -> "tags: "  (a mapping)"#]],
+            name -> "name: "  (a string)
+            repeat -> "repeat: "  (an integer)
+            settings -> "settings: "  (a mapping)
+            sweep -> "sweep: "  (a mapping)
+            search -> "search: "  (a mapping)
+            desc -> "desc: "  (a string)
+            tags -> "tags: "  (a mapping)"#]],
     );
     check_completion(
         "- name: a\n  repeat: 2\n- $0\n",
         expect![[r#"
-        name -> "name: "  (a string)
-        repeat -> "repeat: "  (an integer)
-        settings -> "settings: "  (a mapping)
-        sweep -> "sweep: "  (a mapping)
-        desc -> "desc: "  (a string)
-        tags -> "tags: "  (a mapping)"#]],
+            name -> "name: "  (a string)
+            repeat -> "repeat: "  (an integer)
+            settings -> "settings: "  (a mapping)
+            sweep -> "sweep: "  (a mapping)
+            search -> "search: "  (a mapping)
+            desc -> "desc: "  (a string)
+            tags -> "tags: "  (a mapping)"#]],
     );
     // A key of the second trial is not hidden by the first trial's.
     check_completion(

@@ -198,6 +198,16 @@ impl CompiledSchema {
         node.alternatives.iter().find_map(|&a| self.object_of(a))
     }
 
+    /// Every object schema among a node and its alternatives (a `oneOf`
+    /// of one-key objects, such as a search space's distributions).
+    pub fn objects_of(&self, id: NodeId) -> Vec<NodeId> {
+        let node = self.node(id);
+        if !node.properties.is_empty() || node.additional.is_some() {
+            return vec![id];
+        }
+        node.alternatives.iter().flat_map(|&a| self.objects_of(a)).collect()
+    }
+
     /// The list schema among a node and its alternatives.
     pub fn array_of(&self, id: NodeId) -> Option<NodeId> {
         let node = self.node(id);

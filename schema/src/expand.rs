@@ -69,6 +69,9 @@ pub struct Expansion {
     pub diagnostics: Vec<Diagnostic>,
     /// Names given in `trials` that matched nothing.
     pub unknown_trials: Vec<String>,
+    /// Trials with a `search:`: their runs are not known in advance (each
+    /// is a suggestion made while the search goes on).
+    pub searches: Vec<(String, crate::search::SearchDef)>,
 }
 
 /// Expands a project into runs.
@@ -78,6 +81,15 @@ pub fn expand(project: &Project, sources: &Sources, env: &dyn EnvLookup, options
     let mut matched = vec![false; options.trials.len()];
     let mut cache = Cache::default();
     for trial in &project.trials {
+        if let Some(search) = &trial.search {
+            if options.trials.is_empty() || options.trials.contains(&trial.name) {
+                if let Some(i) = options.trials.iter().position(|t| *t == trial.name) {
+                    matched[i] = true;
+                }
+                out.searches.push((trial.name.clone(), search.clone()));
+            }
+            continue;
+        }
         let points = sweep_points(trial);
         for point in points {
             let name = child_name(trial, &point);

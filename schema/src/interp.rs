@@ -151,17 +151,18 @@ fn split(s: &str) -> Result<Vec<Part<'_>>, String> {
     let mut i = 0;
     let mut index = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && s[i + 1..].starts_with("${") {
+        // Byte comparisons: `j` below walks bytes, inside characters too.
+        if bytes[i] == b'\\' && bytes[i + 1..].starts_with(b"${") {
             text.push_str("${");
             i += 3;
             continue;
         }
-        if s[i..].starts_with("${") {
+        if bytes[i..].starts_with(b"${") {
             let mut depth = 0;
             let mut j = i;
             let mut end = None;
             while j < bytes.len() {
-                if s[j..].starts_with("${") {
+                if bytes[j..].starts_with(b"${") {
                     depth += 1;
                     j += 2;
                     continue;
@@ -562,6 +563,16 @@ mod tests {
         let (v, d) = run("a: {b: 3, c: '${.b}', d: '${..top}'}\ntop: x${a.b}y\nn: ${a.b}\n", Builtins::default());
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(v, serde_json::json!({"a": {"b": 3, "c": 3, "d": "x3y"}, "top": "x3y", "n": 3}));
+    }
+
+    #[test]
+    fn non_ascii_inside_a_reference() {
+        // Found by the `config` fuzz target: the scan for `}` walks bytes
+        // and once sliced the string inside a character.
+        let (v, d) = run("\"é\": 1\na: 'x${é}y'\nb: '${é,ü'\n", Builtins::default());
+        assert_eq!(v["a"], serde_json::json!("x1y"), "{d:?}");
+        assert_eq!(d.len(), 1, "the unclosed one: {d:?}");
+        assert!(d[0].message.contains("unclosed"), "{d:?}");
     }
 
     #[test]

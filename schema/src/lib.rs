@@ -28,6 +28,7 @@ pub mod overrides;
 pub mod project;
 pub mod render;
 pub mod schemas;
+pub mod search;
 pub mod secrets;
 pub mod source;
 pub mod suggest;

@@ -166,6 +166,132 @@ spelled_enum! {
     }
 }
 
+spelled_enum! {
+    /// How a search chooses each run's settings.
+    SearchMethod, open = false, {
+        /// The Tree-structured Parzen Estimator: after a few random runs, settings likely to beat the best so far.
+        Tpe => ["tpe"],
+        /// Independent uniform draws (on a log scale where the space says so).
+        Random => ["random"],
+        /// A shifted Halton sequence: random-looking, but covering the space more evenly.
+        QuasiRandom => ["quasi_random", "quasi"],
+        /// Every point of a grid over the space (`grid_points` per continuous key), in order.
+        Grid => ["grid"],
+    }
+}
+
+spelled_enum! {
+    /// How a search stops weak runs early, on the metric's intermediate values.
+    PruneMethod, open = false, {
+        /// Asynchronous successive halving: at each rung (`min`, `min·reduction`, ...) a run goes on only if it is in the best 1/`reduction`.
+        Asha => ["asha"],
+        /// Several ASHA brackets with different first rungs; each run in one bracket.
+        Hyperband => ["hyperband"],
+        /// A run whose best value so far is worse than the median of complete runs at the same step.
+        Median => ["median"],
+    }
+}
+
+spelled_enum! {
+    /// What a pruner's steps count.
+    PruneResource, open = false, {
+        /// Epochs, as the run reports them (`epoch_end`, or metrics with an epoch).
+        Epoch => ["epoch"],
+        /// The metric's steps.
+        Step => ["step"],
+    }
+}
+
+/// `search:`: runs whose settings a sampler chooses, one after the other
+/// or several at a time, each recorded as a run of the trial.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// `tpe` (default), `random`, `quasi_random` or `grid`.
+    pub method: Option<SearchMethod>,
+    /// The metric whose final value each run is judged by.
+    pub metric: String,
+    /// `min` (default) or `max`: which direction is better.
+    pub mode: Option<Mode>,
+    /// How many runs the search makes at most (a grid stops at its end). Default: 20.
+    #[schemars(range(min = 1))]
+    pub trials: Option<u32>,
+    /// How long the search may start new runs, e.g. `2h`.
+    pub time: Option<DurationValue>,
+    /// Runs at a time. Default: `resources.max_parallel`.
+    #[schemars(range(min = 1))]
+    pub parallel: Option<u32>,
+    /// Seed of the search's draws: the same seed and order of results give the same settings. Default: 0.
+    #[schemars(range(min = 0))]
+    pub seed: Option<u64>,
+    /// Dotted settings keys, each with a distribution: `{uniform: [lo, hi]}`, `{loguniform: [lo, hi]}`, `{int: [lo, hi]}`, `{logint: [lo, hi]}` or `{choice: [a, b, ...]}`.
+    pub space: IndexMap<String, SpaceDist>,
+    /// Stop weak runs early (their status: PRUNED).
+    pub prune: Option<PruneConfig>,
+    /// TPE's settings.
+    pub tpe: Option<TpeConfig>,
+    /// Points per continuous key of a `grid` search. Default: 5.
+    #[schemars(range(min = 2))]
+    pub grid_points: Option<u32>,
+}
+
+/// One key of a search space.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SpaceDist {
+    /// Uniform between the two numbers.
+    Uniform([f64; 2]),
+    /// Uniform on a log scale between the two numbers (both above 0): learning rates, regularization.
+    Loguniform([f64; 2]),
+    /// An integer between the two, both included.
+    Int([i64; 2]),
+    /// An integer on a log scale between the two (both above 0): widths, batch sizes.
+    Logint([i64; 2]),
+    /// One of these values.
+    Choice(Vec<Json>),
+}
+
+/// `prune:` of a search.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PruneConfig {
+    /// `asha`, `hyperband` or `median`.
+    pub method: PruneMethod,
+    /// What the steps count: `epoch` (default) or `step`.
+    pub resource: Option<PruneResource>,
+    /// The first rung (asha, hyperband). Default: 1.
+    #[schemars(range(min = 1))]
+    pub min: Option<u64>,
+    /// The most a run gets: no rung at or above it (asha, hyperband). Default: 100.
+    #[schemars(range(min = 1))]
+    pub max: Option<u64>,
+    /// Keep the best 1/`reduction` at each rung (asha, hyperband). Default: 3.
+    #[schemars(range(min = 2))]
+    pub reduction: Option<u64>,
+    /// Complete runs before any is pruned (median). Default: 5.
+    #[schemars(range(min = 0))]
+    pub startup_trials: Option<u32>,
+    /// Steps before a run may be pruned (median). Default: 0.
+    #[schemars(range(min = 0))]
+    pub warmup_steps: Option<u64>,
+}
+
+/// `tpe:` of a search.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TpeConfig {
+    /// Random runs before TPE takes over. Default: 10.
+    #[schemars(range(min = 1))]
+    pub startup_trials: Option<u32>,
+    /// Candidates drawn per suggestion. Default: 24.
+    #[schemars(range(min = 1))]
+    pub candidates: Option<u32>,
+    /// Model the keys jointly (true, the default) or each on its own.
+    pub multivariate: Option<bool>,
+    /// Count runs still going as the worst, so runs started together differ (default: true).
+    pub constant_liar: Option<bool>,
+}
+
 /// A length of time: a number of seconds, or a string such as `500ms`, `2s`,
 /// `5m`, `2h` or `1h30m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -541,6 +667,8 @@ pub struct TrialConfig {
     pub settings: Option<IndexMap<String, Json>>,
     /// Dotted keys mapped to lists of values; the trial expands into every combination.
     pub sweep: Option<IndexMap<String, Vec<Json>>>,
+    /// An adaptive search over a space of settings: each suggestion becomes a run of this trial.
+    pub search: Option<SearchConfig>,
     /// A sentence on what this trial tries.
     pub desc: Option<String>,
     /// Tags recorded on this trial's runs.

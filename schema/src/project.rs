@@ -86,6 +86,8 @@ pub struct TrialDef {
     /// `settings` with dotted keys nested and `+` dropped, ready to merge.
     pub settings_merged: Node,
     pub sweep: Vec<SweepAxis>,
+    /// `search:`, when it reads into a search (problems are diagnostics).
+    pub search: Option<crate::search::SearchDef>,
     pub desc: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
@@ -541,6 +543,9 @@ impl<'l> Assembler<'l> {
                 check_overrides(base, &settings, &format!("trial `{name}`"), &mut self.diags);
             }
             let sweep = self.read_sweep(map.get("sweep"), base, check_base, &name);
+            let search = map
+                .get("search")
+                .and_then(|s| crate::search::read(s, check_base.then_some(base), &name, &mut self.diags));
             let tags = map
                 .get("tags")
                 .and_then(Node::as_map)
@@ -554,6 +559,7 @@ impl<'l> Assembler<'l> {
                 settings_merged: expand_dotted(&settings),
                 settings,
                 sweep,
+                search,
                 desc: map.get("desc").and_then(Node::as_str).map(str::to_string),
                 tags,
                 node: item.clone(),

@@ -11,6 +11,8 @@ mod cli_config;
 mod cli_record;
 mod config_corpus;
 mod direct;
+mod disk;
+mod fuzz_regressions;
 mod hardware_capture;
 mod mariadb;
 mod python_client;

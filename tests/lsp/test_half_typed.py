@@ -53,7 +53,7 @@ async def complete(client: LanguageClient, uri: str, position: lsp.Position) -> 
         ("- name: small\n  settings:\n", "    training: {lr: ", 2, 0, ["0.001"]),
         ("- name: small\n  settings:\n", "    training: {lr: 0.1, opt", 2, 0, ["optimizer"]),
         # A list item's dash with nothing after it: a new trial's keys.
-        ("- name: a\n  repeat: 2\n", "- ", 2, 0, ["name", "repeat", "settings", "sweep", "desc", "tags"]),
+        ("- name: a\n  repeat: 2\n", "- ", 2, 0, ["name", "repeat", "settings", "sweep", "search", "desc", "tags"]),
     ],
 )
 async def test_completion_while_typing(client: LanguageClient, project, start, text, line, character, expected):

@@ -64,6 +64,13 @@ class MlflowServer:
                 time.sleep(0.3)
         raise RuntimeError(f"mlflow server did not answer on {self.url}: {self.log.read_text()[-2000:]}")
 
+    def kill(self):
+        """SIGKILL to the server and its workers (its process group): a crash."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
     def stop(self):
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)

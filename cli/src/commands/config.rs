@@ -49,6 +49,7 @@ pub fn validate(args: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
                 "experiment": project.experiment_name(),
                 "trials": trials,
                 "runs": runs,
+                "searches": expansion.searches.iter().map(|(t, s)| serde_json::json!({"trial": t, "search": s.describe()})).collect::<Vec<_>>(),
                 "workspace": project.workspace().display().to_string(),
                 "diagnostics": analysis.diagnostics.iter().map(|d| d.to_json(&analysis.sources)).collect::<Vec<_>>(),
             });
@@ -63,12 +64,20 @@ pub fn validate(args: ValidateArgs, color: bool) -> anyhow::Result<ExitCode> {
                 } else {
                     String::new()
                 };
+                let searches = match expansion.searches.len() {
+                    0 => String::new(),
+                    1 => " and 1 search".to_string(),
+                    n => format!(" and {n} searches"),
+                };
                 println!(
-                    "ok: experiment `{}`: {trials} trial{}, {runs} run{} to launch{note}",
+                    "ok: experiment `{}`: {trials} trial{}, {runs} run{} to launch{searches}{note}",
                     project.experiment_name(),
                     if trials == 1 { "" } else { "s" },
                     if runs == 1 { "" } else { "s" },
                 );
+                for (trial, search) in &expansion.searches {
+                    println!("  trial `{trial}`: {}", search.describe());
+                }
             } else {
                 println!("invalid: experiment `{}` has errors (see above)", project.experiment_name());
             }

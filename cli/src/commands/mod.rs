@@ -10,7 +10,7 @@ pub mod kernel;
 pub mod plot;
 pub mod query;
 pub mod record;
-mod run;
+pub mod run;
 mod stop;
 mod trackers;
 

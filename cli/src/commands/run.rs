@@ -51,8 +51,12 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     )?;
 
     if args.dry_run {
+        for (trial, search) in &expansion.searches {
+            println!("trial `{trial}`: {}", search.describe());
+        }
         return dry_run(&workspace, project, &expansion.runs, args.options.resume);
     }
+    refuse_searches(&shown, &expansion)?;
 
     let cancel = Arc::new(AtomicBool::new(false));
     // First Ctrl-C (or SIGTERM): stop the runs cleanly. Second: quit now.
@@ -119,6 +123,24 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Searches are read and checked (validate, the language server, dry
+/// runs) but this expman does not run them yet: say so, pointing at the
+/// block, rather than run the trial without its search.
+pub fn refuse_searches(analysis: &expman_schema::Analysis, expansion: &expman_schema::Expansion) -> anyhow::Result<()> {
+    let Some((trial, search)) = expansion.searches.first() else { return Ok(()) };
+    let file = analysis.sources.get(search.span.file);
+    let at = file.map(|f| {
+        let lc = f.line_col(search.span.start);
+        format!("{}:{}:{}: ", f.path.display(), lc.line, lc.col)
+    });
+    bail!(
+        "{}trial `{trial}` has a `search:` ({}); this version of expman checks searches but does not run them yet: \
+         run the other trials with `--trial`, or replace `search:` with a `sweep:` for now",
+        at.unwrap_or_default(),
+        search.describe()
+    )
 }
 
 fn relative(path: &Path) -> std::path::PathBuf {

@@ -247,6 +247,9 @@ fn load_cell(args: &RunCellArgs, body: Option<&str>, cell: &Cell) -> Result<(Pro
         return Err(CellError::new("UsageError", format!("no trial named {}", expansion.unknown_trials.join(", ")))
             .with_traceback([format!("trials: {}", known.join(", "))]));
     }
+    if let Err(e) = crate::commands::run::refuse_searches(&analysis, &expansion) {
+        return Err(CellError::new("ConfigError", e.to_string()));
+    }
     Ok((analysis.project, expansion.runs))
 }
 

@@ -33,11 +33,26 @@ pub enum RunError {
     Trackers(#[from] TrackerBuildError),
     #[error("cannot start a waiter thread: {0}")]
     WaiterThread(#[source] std::io::Error),
+    /// The record's disk filled up: the runs were stopped and recorded.
+    #[error(
+        "the disk of the workspace {workspace} is full: {cause}; every run was stopped and recorded as FAILED; free some space, then `expman run --resume` runs them again"
+    )]
+    DiskFull { workspace: PathBuf, cause: String },
 }
 
 impl RunError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> RunError {
         RunError::Io { path: path.into(), source }
+    }
+
+    /// Whether this is the record's disk being full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            RunError::Store(e) => e.unwritable() == Some(expman_store::Unwritable::DiskFull),
+            RunError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            RunError::DiskFull { .. } => true,
+            _ => false,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::callbacks::{Action, RunCallbacks};
 use crate::ingest::{EventReader, Progress};
-use expman_store::{Store, StoreError};
+use expman_store::{Store, StoreError, Unwritable};
 
 /// What the scheduler asks of the ingest thread.
 pub enum Command {
@@ -28,6 +28,9 @@ pub enum Command {
         run_id: i64,
         reply: Sender<Drained>,
     },
+    /// Record nothing more (the record's disk is full: what is left of the
+    /// event files stays there); drains answer at once.
+    Halt,
     Shutdown,
 }
 
@@ -62,6 +65,10 @@ pub enum Report {
     Action {
         run_id: i64,
         action: Action,
+    },
+    /// The record's disk is full: nothing more can be recorded.
+    DiskFull {
+        message: String,
     },
 }
 
@@ -124,6 +131,7 @@ pub fn spawn(
         };
         let mut readers: HashMap<i64, Watched> = HashMap::new();
         let mut busy = false;
+        let mut halted = false;
         loop {
             let command = if busy {
                 match commands.try_recv() {
@@ -154,15 +162,26 @@ pub fn spawn(
                 }
                 Some(Command::Drain { run_id, reply }) => {
                     let drained = match readers.remove(&run_id) {
-                        Some(mut watched) => drain(&mut store, &mut watched, &reports),
+                        Some(mut watched) if !halted => drain(&mut store, &mut watched, &reports),
+                        Some(watched) => Drained {
+                            callbacks: watched.callbacks,
+                            stop: watched.stop,
+                            epoch: watched.epoch,
+                            latest: watched.latest,
+                            ..Drained::default()
+                        },
                         None => Drained::default(),
                     };
                     let _ = reply.send(drained);
                 }
+                Some(Command::Halt) => halted = true,
                 Some(Command::Shutdown) => return,
                 None => {}
             }
             busy = false;
+            if halted {
+                continue;
+            }
             for watched in readers.values_mut() {
                 let run_id = watched.reader.run_id();
                 match step(&mut store, &mut watched.reader, false) {
@@ -173,6 +192,9 @@ pub fn spawn(
                         let _ = reports.send(Report::Progress { run_id, progress });
                     }
                     Ok(None) => {}
+                    Err(StepError::Record(e)) if e.unwritable() == Some(Unwritable::DiskFull) => {
+                        let _ = reports.send(Report::DiskFull { message: e.to_string() });
+                    }
                     Err(error) => {
                         let _ = reports.send(Report::Error { run_id, message: error.to_string() });
                     }

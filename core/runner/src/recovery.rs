@@ -31,11 +31,32 @@ use expman_store::{ActiveRun, RunFinish, RunStatus, Store};
 impl Workspace {
     /// Opens the database (creating and migrating it if needed) and
     /// recovers runs whose runner died.
+    ///
+    /// A record that cannot be written where it is (a read-only file
+    /// system, a full disk) is still read: opened read-only, with the
+    /// runs whose runner died shown as they were left (recovery records
+    /// them once the record can be written again).
     pub fn open_store(&self) -> Result<Store, StoreError> {
-        let mut store = Store::open(&self.database)?;
-        let recovered = recover(&mut store)?;
-        for r in &recovered {
-            tracing::warn!("run {} ({}) marked {}: {}", r.uid, r.trial, r.status, r.reason);
+        let mut store = match Store::open(&self.database) {
+            Ok(store) => store,
+            Err(e) if (e.unwritable().is_some() || e.cannot_open()) && self.database.is_file() => {
+                tracing::warn!("{e}; reading the record without changing it");
+                return Store::open_read_only(&self.database);
+            }
+            Err(e) => return Err(e),
+        };
+        match recover(&mut store) {
+            Ok(recovered) => {
+                for r in &recovered {
+                    tracing::warn!("run {} ({}) marked {}: {}", r.uid, r.trial, r.status, r.reason);
+                }
+            }
+            Err(e) if e.unwritable().is_some() => {
+                tracing::warn!(
+                    "runs whose runner died cannot be marked as such yet ({e}); they are shown as they were left"
+                );
+            }
+            Err(e) => return Err(e),
         }
         Ok(store)
     }

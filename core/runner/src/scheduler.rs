@@ -76,6 +76,10 @@ pub struct Scheduler<'a> {
     last_heartbeat: Instant,
     /// When run directories were last checked for `expman stop` requests.
     last_stop_scan: Instant,
+    /// Why the record's disk is full, once it is (see `stop_for_space`).
+    out_of_space: Option<String>,
+    /// Exits received while waiting for them there, to record.
+    exited: Vec<(i64, Outcome)>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -170,6 +174,8 @@ impl<'a> Scheduler<'a> {
             team,
             last_heartbeat: Instant::now(),
             last_stop_scan: Instant::now(),
+            out_of_space: None,
+            exited: Vec::new(),
         };
         for (queued, orphan) in queued.adopted {
             scheduler.reattach(queued, orphan)?;
@@ -233,43 +239,122 @@ impl<'a> Scheduler<'a> {
     /// Runs everything to the end.
     pub fn run(mut self) -> Result<RunReport, RunError> {
         loop {
-            self.launch_while_room()?;
-            if self.active.is_empty() && (self.queue.is_empty() || self.cancelling) {
-                break;
-            }
-            match self.rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(Message::Exit { run_id, outcome }) => self.finish(run_id, outcome)?,
-                Ok(Message::Ingest(ingest_thread::Report::Progress { run_id, progress })) => {
-                    if let Some(a) = self.active.get(&run_id) {
-                        self.observer.on_event(RunnerEvent::Progress {
-                            run: &a.info,
-                            epoch: progress.epoch,
-                            latest: &progress.latest,
-                        });
-                    }
-                }
-                Ok(Message::Ingest(ingest_thread::Report::Error { run_id, message })) => {
-                    let run = self.active.get(&run_id).map(|a| &a.info);
-                    self.observer.on_event(RunnerEvent::Warning { run, message: &message });
-                }
-                Ok(Message::Ingest(ingest_thread::Report::Action { run_id, action })) => {
-                    self.act(run_id, action)?;
-                }
-                Ok(Message::Sample(sample)) => {
-                    self.observer.on_event(RunnerEvent::Hardware { sample: &sample });
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            self.take_stop_requests()?;
-            self.observer.tick();
-            self.enforce_deadlines();
-            if self.last_heartbeat.elapsed() > Duration::from_secs(15) {
-                self.store.heartbeat(self.runner_id)?;
-                self.last_heartbeat = Instant::now();
+            match self.turn() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if e.is_disk_full() && self.out_of_space.is_none() => self.stop_for_space(e.to_string()),
+                Err(e) => return Err(e),
             }
         }
-        self.close()
+        let out_of_space = self.out_of_space.clone();
+        let workspace = self.ctx.workspace.root.clone();
+        let report = self.close()?;
+        match out_of_space {
+            Some(cause) => Err(RunError::DiskFull { workspace, cause }),
+            None => Ok(report),
+        }
+    }
+
+    /// One turn of the loop: launch, wait for a message, act on it, check
+    /// deadlines. False when everything has ended.
+    fn turn(&mut self) -> Result<bool, RunError> {
+        for (run_id, outcome) in std::mem::take(&mut self.exited) {
+            self.finish(run_id, outcome)?;
+        }
+        self.launch_while_room()?;
+        if self.active.is_empty() && (self.queue.is_empty() || self.cancelling) {
+            return Ok(false);
+        }
+        match self.rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Message::Exit { run_id, outcome }) => self.finish(run_id, outcome)?,
+            Ok(Message::Ingest(ingest_thread::Report::Progress { run_id, progress })) => {
+                if let Some(a) = self.active.get(&run_id) {
+                    self.observer.on_event(RunnerEvent::Progress {
+                        run: &a.info,
+                        epoch: progress.epoch,
+                        latest: &progress.latest,
+                    });
+                }
+            }
+            Ok(Message::Ingest(ingest_thread::Report::Error { run_id, message })) => {
+                let run = self.active.get(&run_id).map(|a| &a.info);
+                self.observer.on_event(RunnerEvent::Warning { run, message: &message });
+            }
+            Ok(Message::Ingest(ingest_thread::Report::DiskFull { message })) => {
+                if self.out_of_space.is_none() {
+                    self.stop_for_space(message);
+                }
+            }
+            Ok(Message::Ingest(ingest_thread::Report::Action { run_id, action })) => {
+                self.act(run_id, action)?;
+            }
+            Ok(Message::Sample(sample)) => {
+                self.observer.on_event(RunnerEvent::Hardware { sample: &sample });
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(false),
+        }
+        self.take_stop_requests()?;
+        self.observer.tick();
+        self.enforce_deadlines();
+        if self.last_heartbeat.elapsed() > Duration::from_secs(15) {
+            self.store.heartbeat(self.runner_id)?;
+            self.last_heartbeat = Instant::now();
+        }
+        Ok(true)
+    }
+
+    /// A write that may be given up when the record's disk is full (a
+    /// warning in the audit log, say): the first such failure stops every
+    /// run for space; the write is not retried.
+    fn unless_full(&mut self, written: Result<(), RunError>) -> Result<(), RunError> {
+        match written {
+            Err(e) if e.is_disk_full() => {
+                if self.out_of_space.is_none() {
+                    self.stop_for_space(e.to_string());
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// The record's disk is full: every run is killed at once (a run that
+    /// cannot be recorded must not go on, nor fill the disk further), and
+    /// once they have exited the workspace's reserve is freed so that their
+    /// ends can be recorded (FAILED, saying why). Nothing more is started.
+    fn stop_for_space(&mut self, cause: String) {
+        let _ = self.ingest.send(ingest_thread::Command::Halt);
+        let message = format!(
+            "stopped: the workspace's disk is full ({cause}); free some space, then `expman run --resume` runs it again"
+        );
+        self.observer.on_event(RunnerEvent::Warning { run: None, message: &message });
+        self.out_of_space = Some(cause);
+        self.cancelling = true;
+        for a in self.active.values_mut() {
+            a.stopper.kill();
+            a.stopping = Some(Stopping {
+                status: RunStatus::Failed,
+                message: Some(message.clone()),
+                terminate_at: None,
+                kill_at: None,
+            });
+        }
+        // Their exits, before the reserve is freed: a trial still writing
+        // would take the space the record needs.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.exited.len() < self.active.len() && Instant::now() < deadline {
+            match self.rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Message::Exit { run_id, outcome }) => self.exited.push((run_id, outcome)),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if !self.ctx.workspace.release_reserve() {
+            tracing::warn!(
+                "the workspace had no reserve to free; the runs' ends may not be recorded until there is space"
+            );
+        }
     }
 
     fn launch_while_room(&mut self) -> Result<(), RunError> {
@@ -355,7 +440,8 @@ impl<'a> Scheduler<'a> {
                 drained.malformed,
                 drained.first_malformed.as_deref().unwrap_or("?")
             );
-            self.store.log_event("malformed_events", Some(self.experiment_id), Some(run_id), &message)?;
+            let logged = self.store.log_event("malformed_events", Some(self.experiment_id), Some(run_id), &message);
+            self.unless_full(logged.map_err(RunError::from))?;
             self.observer.on_event(RunnerEvent::Warning { run: Some(&done.info), message: &message });
         }
         if let Some(error) = &drained.error {
@@ -374,29 +460,41 @@ impl<'a> Scheduler<'a> {
         if stopping.is_none()
             && let Some(Action::Stop { status, message, tags }) = drained.stop
         {
-            self.store.annotate_run(run_id, &tags)?;
-            self.store.log_event("stop_requested", Some(self.experiment_id), Some(run_id), &message)?;
+            let annotated = self.store.annotate_run(run_id, &tags);
+            self.unless_full(annotated.map_err(RunError::from))?;
+            let logged = self.store.log_event("stop_requested", Some(self.experiment_id), Some(run_id), &message);
+            self.unless_full(logged.map_err(RunError::from))?;
             stopping = Some(Stopping { status, message: Some(message), terminate_at: None, kill_at: None });
         }
         let (status, error) = judge(&outcome, stopping.as_ref(), &done.info.run_dir, done.grace);
         if let Some(mut callbacks) = drained.callbacks {
             let actions = callbacks.end(status);
-            self.apply_end_actions(&done.info, actions)?;
+            let applied = self.apply_end_actions(&done.info, actions);
+            self.unless_full(applied)?;
         }
         let wall_ms = done.started.elapsed().as_millis() as i64;
         if let Some((_, handle)) = &self.sampler {
             handle.remove(run_id, wall_ms, outcome.usage);
         }
-        self.store.finish_run(
-            run_id,
-            &RunFinish {
-                status,
-                exit_code: outcome.exit_code,
-                signal: outcome.signal,
-                error: error.clone(),
-                ended_at: now_ms(),
-            },
-        )?;
+        let end = RunFinish {
+            status,
+            exit_code: outcome.exit_code,
+            signal: outcome.signal,
+            error: error.clone(),
+            ended_at: now_ms(),
+        };
+        if let Err(e) = self.store.finish_run(run_id, &end) {
+            // The end of a run is recorded whatever else could not be: on a
+            // full disk, once the reserve is freed.
+            let e = RunError::from(e);
+            if !e.is_disk_full() {
+                return Err(e);
+            }
+            if self.out_of_space.is_none() {
+                self.stop_for_space(e.to_string());
+            }
+            self.store.finish_run(run_id, &end)?;
+        }
         if let Some(pool) = self.gpu_pool.as_mut() {
             pool.give_back(&done.gpus);
         }
@@ -590,8 +688,13 @@ impl<'a> Scheduler<'a> {
 
     fn close(mut self) -> Result<RunReport, RunError> {
         // Runs never started because of Ctrl-C.
+        let why = if self.out_of_space.is_some() {
+            "not started: the workspace's disk is full"
+        } else {
+            "cancelled before it started"
+        };
         for queued in std::mem::take(&mut self.queue) {
-            self.never_started(queued, "cancelled before it started")?;
+            self.never_started(queued, why)?;
         }
         let _ = self.ingest.send(ingest_thread::Command::Shutdown);
         if let Some(slurm) = &self.ctx.slurm {

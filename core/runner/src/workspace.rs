@@ -42,6 +42,10 @@ pub struct Locate {
 
 const MARKER: &str = ".expman/workspace.json";
 
+/// Bytes kept free for the record on the workspace's disk (see
+/// [`Workspace::reserve_path`]): enough to record the end of every run.
+pub const RESERVE_BYTES: u64 = 4 << 20;
+
 /// The workspace directory when nothing names one: `env.yaml`'s default
 /// (relative to its config directory), and where runs started from code
 /// go (relative to the current directory).
@@ -149,7 +153,31 @@ impl Workspace {
         if std::fs::read_to_string(&client).ok().as_deref() != Some(PYTHON_CLIENT) {
             std::fs::write(&client, PYTHON_CLIENT).map_err(|e| RunError::io(&client, e))?;
         }
+        self.keep_reserve();
         Ok(())
+    }
+
+    /// The space kept free for the record: when the disk fills up while
+    /// runs go on, the runner deletes it and records how they ended.
+    pub fn reserve_path(&self) -> PathBuf {
+        self.root.join(".expman").join("reserve")
+    }
+
+    /// Makes the reserve ([`RESERVE_BYTES`]) if it is not there (and there
+    /// is room for it).
+    fn keep_reserve(&self) {
+        let path = self.reserve_path();
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_BYTES) {
+            return;
+        }
+        if std::fs::write(&path, vec![0u8; RESERVE_BYTES as usize]).is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    /// Frees the reserve; whether there was one.
+    pub fn release_reserve(&self) -> bool {
+        std::fs::remove_file(self.reserve_path()).is_ok()
     }
 
     /// Whether there is a record to read yet (a team database always is).

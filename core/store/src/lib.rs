@@ -29,7 +29,7 @@ pub use records::{
 pub use trackers::{ArtifactRow, ExperimentRow, HardwareRow, MetricRow, TrackerEntity, TrackerStatusRow};
 pub use write::Started;
 
-pub use error::StoreError;
+pub use error::{StoreError, Unwritable};
 
 /// The environment variable a team database's password comes from (never
 /// from a URL or a file).
@@ -53,6 +53,20 @@ impl<T> SqlContext<T> for rusqlite::Result<T> {
     fn ctx(self, path: &Path) -> Result<T, StoreError> {
         self.map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })
     }
+}
+
+/// A path as the path part of a `file:` URI (`?`, `#` and `%` escaped).
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Switches a connection to WAL. A database that does not exist yet is
@@ -111,6 +125,39 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON").ctx(path)?;
         let store = Store { conn, path: path.to_path_buf() };
         store.refuse_newer()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database for reading only, changing nothing: on a
+    /// read-only file system, or a disk too full for the writes that
+    /// opening for writing makes. Its schema must be this expman's (an
+    /// older one needs migrating where it can be written). When SQLite
+    /// cannot share the database's WAL from here (no `-shm` file and no
+    /// way to make one), the file is read as it is on disk (`immutable`).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let open = |uri: String| -> Result<Store, StoreError> {
+            let conn = Connection::open_with_flags(uri, flags).ctx(path)?;
+            conn.busy_timeout(BUSY_TIMEOUT).ctx(path)?;
+            let store = Store { conn, path: path.to_path_buf() };
+            store.schema_version()?;
+            Ok(store)
+        };
+        if !path.is_file() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such database");
+            return Err(StoreError::Io { path: path.to_path_buf(), source });
+        }
+        let uri = format!("file:{}", uri_path(path));
+        let store = match open(uri.clone()) {
+            Ok(store) => store,
+            Err(e) if e.unwritable().is_some() || e.cannot_open() => open(format!("{uri}?immutable=1"))?,
+            Err(e) => return Err(e),
+        };
+        store.refuse_newer()?;
+        let (found, latest) = (store.schema_version()?, migrate::latest());
+        if found < latest {
+            return Err(StoreError::ReadOnlyOld { path: path.to_path_buf(), found, latest });
+        }
         Ok(store)
     }
 

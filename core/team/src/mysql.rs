@@ -240,7 +240,15 @@ impl MysqlDb {
                     return Ok(applied);
                 };
                 for (i, statement) in statements(next.up).enumerate().skip(step) {
-                    db.exec(statement, Vec::new())?;
+                    match db.exec(statement, Vec::new()) {
+                        // MySQL commits each DDL statement by itself: an
+                        // expman killed between a statement and the update
+                        // of `step` below left it applied, step not advanced.
+                        Err(e) if i == step && already_applied(&e) => {
+                            tracing::info!("migration {} step {}: already applied ({e})", next.version, i + 1);
+                        }
+                        result => result?,
+                    }
                     db.exec("UPDATE expman_schema SET step = ? WHERE id = 1", vec![Value::from(i as i64 + 1)])?;
                 }
                 db.exec("UPDATE expman_schema SET version = ?, step = 0 WHERE id = 1", vec![Value::from(next.version)])?;
@@ -298,6 +306,18 @@ fn is_unreachable(e: &mysql::Error) -> bool {
         mysql::Error::IoError(_)
             | mysql::Error::DriverError(mysql::DriverError::ConnectTimeout | mysql::DriverError::CouldNotConnect(_))
     )
+}
+
+/// Whether a migration statement failed because what it makes is already
+/// there: a table (1050), column (1060), index (1061) or row (1062).
+fn already_applied(e: &StoreError) -> bool {
+    match e {
+        StoreError::Mysql { source, .. } => matches!(
+            source.downcast_ref::<mysql::Error>(),
+            Some(mysql::Error::MySqlError(e)) if matches!(e.code, 1050 | 1060 | 1061 | 1062)
+        ),
+        _ => false,
+    }
 }
 
 /// The statements of a migration file (each ends with `;` at a line's end;
