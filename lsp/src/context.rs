@@ -62,7 +62,8 @@ fn shape(line: &str) -> (usize, usize, bool) {
     let bytes = line.as_bytes();
     while bytes.get(col) == Some(&b'-') && matches!(bytes.get(col + 1), Some(b' ') | None) {
         item = true;
-        col += 2;
+        // A bare `-` at the end of the line has no space after it.
+        col = (col + 2).min(bytes.len());
         while bytes.get(col) == Some(&b' ') {
             col += 1;
         }
@@ -287,6 +288,13 @@ mod tests {
             "- name: a\n  settings:\n    model:\n      type: tr$0",
             expect![[r#"[line 0] / settings / model | value of type "tr""#]],
         );
+    }
+
+    #[test]
+    fn a_bare_dash_above_the_cursor() {
+        // Found by the `lsp_edits` fuzz target: a line holding only `-`
+        // (a list item being started) was read one byte past its end.
+        check("-\n    model: {na$0", expect![[r#"[line 0] / model | key "na""#]]);
     }
 
     #[test]
