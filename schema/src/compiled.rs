@@ -124,6 +124,7 @@ pub struct SchemaNode {
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
     pub duration: bool,
     pub properties: Vec<Property>,
     pub additional: Option<Additional>,
@@ -328,6 +329,7 @@ impl Compiler {
         node.minimum = obj.get("minimum").and_then(Json::as_f64);
         node.maximum = obj.get("maximum").and_then(Json::as_f64);
         node.min_items = obj.get("minItems").and_then(Json::as_u64);
+        node.max_items = obj.get("maxItems").and_then(Json::as_u64);
         node.duration = obj.get("x-expman-format").and_then(Json::as_str) == Some("duration");
         if let Some(props) = obj.get("properties").and_then(Json::as_object) {
             for (name, prop) in props {

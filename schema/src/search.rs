@@ -157,7 +157,8 @@ pub fn read(node: &Node, base: Option<&Node>, trial: &str, out: &mut Vec<Diagnos
         keys.push(SearchKey { key, key_span: entry.key_span, choices });
     }
     if dims.is_empty() {
-        if out.len() == before {
+        // Entries that did not read were reported (here or by the schema).
+        if space_node.as_map().is_some_and(Map::is_empty) {
             out.push(
                 Diagnostic::error(
                     Code::InvalidValue,

@@ -6,7 +6,7 @@
 //! Supported keywords: `$ref` (to `#/$defs/..`), `type`, `enum` (with the
 //! `x-expman-open-enum` extension: unknown values warn), `const`,
 //! `properties`, `required`, `additionalProperties`, `items`, `anyOf`,
-//! `oneOf`, `minimum`, `maximum`, `minItems`, and the extensions
+//! `oneOf`, `minimum`, `maximum`, `minItems`, `maxItems`, and the extensions
 //! `x-expman-format: duration`, `x-expman-unused` (a key accepted for
 //! compatibility that expman ignores) and `x-expman-closed-when` (unknown
 //! keys are reported only when a property, such as a pipeline's `type`, has
@@ -45,6 +45,7 @@ pub const SUPPORTED_KEYWORDS: &[&str] = &[
     "minimum",
     "maximum",
     "minItems",
+    "maxItems",
     "format",
     "deprecated",
     "x-expman-format",
@@ -221,6 +222,15 @@ impl Validator {
                         Code::InvalidValue,
                         node.span,
                         format!("`{}` needs at least {min} item(s), found {}", self.key_name(), items.len()),
+                    ));
+                }
+                if let Some(max) = schema.max_items
+                    && (items.len() as u64) > max
+                {
+                    out.push(Diagnostic::error(
+                        Code::InvalidValue,
+                        node.span,
+                        format!("`{}` takes at most {max} item(s), found {}", self.key_name(), items.len()),
                     ));
                 }
                 if let Some(item_schema) = schema.items {
