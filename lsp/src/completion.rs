@@ -384,56 +384,58 @@ fn base_value(base: Option<&Base<'_>>, at: &[String], prefix: &str, range: Range
     )]
 }
 
-/// Inside `sweep`: every leaf of base.yaml as a dotted key.
-fn sweep_keys(base: Option<&Base<'_>>, prefix: &str, range: Range) -> Vec<CompletionItem> {
+/// Base.yaml's leaves under `prefix` as dotted keys (not `pipeline.*`),
+/// each completed as `key: ` + what `value` makes of the base value, with
+/// `what` naming the use in the documentation (`sweep`, `search over`).
+fn base_leaf_keys(
+    base: Option<&Base<'_>>,
+    prefix: &str,
+    range: Range,
+    what: &str,
+    value: impl Fn(&Node) -> Option<String>,
+) -> Vec<CompletionItem> {
     let Some(base) = base else { return Vec::new() };
     flatten(base.node)
         .into_iter()
         .filter(|(k, _)| !k.is_empty() && k.starts_with(prefix) && !k.starts_with("pipeline."))
-        .map(|(k, v)| {
-            let doc = format!("sweep `{k}` (base value `{}`, {})", short(v), base.place(v.span));
-            item(
+        .filter_map(|(k, v)| {
+            let insert = value(v)?;
+            let doc = format!("{what} `{k}` (base value `{}`, {})", short(v), base.place(v.span));
+            Some(item(
                 &k,
                 CompletionItemKind::FIELD,
                 Some(format!("{} (base)", short(v))),
                 doc,
                 range,
-                format!("{k}: [{}]", short(v)),
-            )
+                format!("{k}: {insert}"),
+            ))
         })
         .collect()
 }
 
-/// Inside a search's `space`: every leaf of base.yaml as a dotted key,
-/// with a distribution around its base value (log-uniform over a factor of
-/// ten each way for a positive number, an integer range, or a choice).
+/// Inside `sweep`: every leaf of base.yaml as a dotted key.
+fn sweep_keys(base: Option<&Base<'_>>, prefix: &str, range: Range) -> Vec<CompletionItem> {
+    base_leaf_keys(base, prefix, range, "sweep", |v| Some(format!("[{}]", short(v))))
+}
+
+/// Inside a search's `space`: every scalar leaf of base.yaml (but `seed`)
+/// as a dotted key, with a distribution around its base value (log-uniform
+/// over a factor of ten each way for a positive number, an integer range,
+/// or a choice).
 fn space_keys(base: Option<&Base<'_>>, prefix: &str, range: Range) -> Vec<CompletionItem> {
-    let Some(base) = base else { return Vec::new() };
-    flatten(base.node)
-        .into_iter()
-        .filter(|(k, _)| !k.is_empty() && k.starts_with(prefix) && !k.starts_with("pipeline.") && k != "seed")
-        .filter(|(_, v)| !matches!(v.value, Value::Map(_) | Value::Seq(_) | Value::Null))
-        .map(|(k, v)| {
-            let dist = match v.value {
-                Value::Float(x) if x > 0.0 => {
-                    format!("{{loguniform: [{}, {}]}}", short_float(x / 10.0), short_float(x * 10.0))
-                }
-                Value::Float(x) => format!("{{uniform: [{}, {}]}}", short_float(x - 1.0), short_float(x + 1.0)),
-                Value::Int(i) if i > 0 => format!("{{int: [{}, {}]}}", (i / 2).max(1), i.saturating_mul(2)),
-                Value::Int(i) => format!("{{int: [{}, {}]}}", i.saturating_sub(5), i.saturating_add(5)),
-                _ => format!("{{choice: [{}]}}", short(v)),
-            };
-            let doc = format!("search over `{k}` (base value `{}`, {})", short(v), base.place(v.span));
-            item(
-                &k,
-                CompletionItemKind::FIELD,
-                Some(format!("{} (base)", short(v))),
-                doc,
-                range,
-                format!("{k}: {dist}"),
-            )
-        })
-        .collect()
+    let mut items = base_leaf_keys(base, prefix, range, "search over", |v| match v.value {
+        Value::Float(x) if x > 0.0 => {
+            Some(format!("{{loguniform: [{}, {}]}}", short_float(x / 10.0), short_float(x * 10.0)))
+        }
+        Value::Float(x) => Some(format!("{{uniform: [{}, {}]}}", short_float(x - 1.0), short_float(x + 1.0))),
+        Value::Int(i) if i > 0 => Some(format!("{{int: [{}, {}]}}", (i / 2).max(1), i.saturating_mul(2))),
+        Value::Int(i) => Some(format!("{{int: [{}, {}]}}", i.saturating_sub(5), i.saturating_add(5))),
+        Value::Map(_) | Value::Seq(_) | Value::Null => None,
+        _ => Some(format!("{{choice: [{}]}}", short(v))),
+    });
+    // The repeats' seed is expman's own, not a setting to search.
+    items.retain(|i| i.label != "seed");
+    items
 }
 
 fn short_float(x: f64) -> String {
