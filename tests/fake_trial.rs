@@ -7,8 +7,11 @@
 //!            [--exit CODE] [--segfault] [--hang] [--ignore-sigterm]
 //!            [--flood POINTS] [--stderr TEXT] [--tag-env VAR] [--allocate-mb MB]
 //!            [--val-losses 0.9,0.5,...] [--respect-stop] [--checkpoints]
+//!            [--curve X]
 //! ```
 //!
+//! `--curve X` logs a `val_loss` per epoch that a search can optimise:
+//! `(X - 0.3)² + 0.5 / (epoch + 1)`, best at X = 0.3 and falling with epochs.
 //! `--val-losses` logs one `val_loss` per epoch (and sets the number of
 //! epochs); `--respect-stop` exits cleanly once expman's stop file appears;
 //! `--checkpoints` writes and reports `ckpt-EPOCH.bin` every epoch.
@@ -103,6 +106,11 @@ fn main() {
             1.0 - loss / 2.0,
             now()
         ));
+        let curve = value("--curve").and_then(|x| x.parse::<f64>().ok());
+        if let Some(x) = curve {
+            let v = (x - 0.3).powi(2) + 0.5 / (epoch as f64 + 1.0);
+            emit(format!(r#"{{"type":"metric","key":"val_loss","value":{v},"step":{epoch},"epoch":{epoch}}}"#));
+        }
         if let Some(v) = val_losses.get(epoch as usize) {
             emit(format!(r#"{{"type":"metric","key":"val_loss","value":{v},"step":{epoch},"epoch":{epoch}}}"#));
         }

@@ -90,6 +90,11 @@ pub enum Command {
         after_help = "Examples:\n  expman export --format parquet --out runs.parquet\n  expman export --format csv --out good.csv \"metrics.val_loss < 0.3\"\n  expman export --table metrics --format parquet --out points.parquet"
     )]
     Export(ExportArgs),
+    /// A search's state: its best run, the history of its suggestions, each setting's importance.
+    #[command(
+        after_help = "Examples:\n  expman search examples/quickstart            # every search of the experiment\n  expman search --dir examples/quickstart --trial tune\n  expman search examples/quickstart --format json\n\nImportance: the share of the objective's variance each setting explains on its own (a one-way\nanalysis of variance on ranks, epsilon-squared, over the complete runs), scaled to sum to 1."
+    )]
+    Search(SearchArgs),
     /// Show everything about one run.
     #[command(
         after_help = "Examples:\n  expman show k3x9f2m1          # a run id, or a unique prefix of one\n  expman show k3x --dir examples/quickstart"
@@ -485,6 +490,22 @@ pub struct StopArgs {
     pub experiment: Option<String>,
     #[command(flatten)]
     pub record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// A config directory (like `--dir`).
+    pub path: Option<PathBuf>,
+    /// Only this trial's search.
+    #[arg(long)]
+    pub trial: Option<String>,
+    /// Every search, not only the latest of each trial.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value_t = HwFormat::Table)]
+    pub format: HwFormat,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 }
 
 #[derive(Debug, Args)]

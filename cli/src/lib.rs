@@ -8,6 +8,7 @@
 //! - [`commands`]: one module per subcommand;
 //! - [`magics`]: the kernel's interpreter (feature `kernel`);
 //! - `output`: colours, diagnostics, tables and progress in a terminal;
+//! - `searches`: a config's searches as the runner takes them;
 //! - `view`: polars frames as the kernel's tables.
 
 pub mod args;
@@ -15,6 +16,7 @@ pub mod commands;
 #[cfg(feature = "kernel")]
 pub mod magics;
 mod output;
+mod searches;
 #[cfg(feature = "kernel")]
 mod view;
 

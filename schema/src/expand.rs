@@ -72,11 +72,14 @@ pub struct Expansion {
     /// Trials with a `search:`: their runs are not known in advance (each
     /// is a suggestion made while the search goes on).
     pub searches: Vec<(String, crate::search::SearchDef)>,
+    /// The command-line overrides expansion applied, for the runs of
+    /// searches ([`expand_suggestion`]), which are expanded later.
+    pub overrides: Overrides,
 }
 
 /// Expands a project into runs.
 pub fn expand(project: &Project, sources: &Sources, env: &dyn EnvLookup, options: &ExpandOptions) -> Expansion {
-    let mut out = Expansion::default();
+    let mut out = Expansion { overrides: options.overrides.clone(), ..Expansion::default() };
     options.overrides.check(&project.base, &mut out.diagnostics);
     let mut matched = vec![false; options.trials.len()];
     let mut cache = Cache::default();
@@ -106,6 +109,56 @@ pub fn expand(project: &Project, sources: &Sources, env: &dyn EnvLookup, options
     out.unknown_trials = options.trials.iter().zip(matched).filter(|(_, m)| !m).map(|(t, _)| t.clone()).collect();
     normalize(&mut out.diagnostics);
     out
+}
+
+/// The run of one suggestion of trial `trial`'s search: `settings` (from
+/// [`crate::search::SearchDef::settings`]) merged over the trial's like a
+/// sweep point's, then the overrides; resolved and checked like any run
+/// (its problems are in the expansion's diagnostics). One run (a search
+/// ignores `repeat`), named like a sweep child, numbers rounded to four
+/// significant digits: `tune[training.lr=0.01234,model.layers=3]`.
+pub fn expand_suggestion(
+    project: &Project,
+    sources: &Sources,
+    env: &dyn EnvLookup,
+    overrides: &Overrides,
+    trial: &str,
+    settings: &[(String, Node)],
+) -> Expansion {
+    let mut out = Expansion::default();
+    let Some(def) = project.trials.iter().find(|t| t.name == trial) else {
+        out.unknown_trials.push(trial.to_string());
+        return out;
+    };
+    let point: Vec<(String, Span, Node)> = settings.iter().map(|(k, v)| (k.clone(), v.span, v.clone())).collect();
+    let inner: Vec<String> = point
+        .iter()
+        .map(|(k, _, v)| match v.value {
+            Value::Float(x) => format!("{k}={}", significant(x, 4)),
+            _ => format!("{k}={}", compact(v)),
+        })
+        .collect();
+    let name = format!("{}[{}]", def.name, inner.join(","));
+    let options = ExpandOptions { repeat: Some(1), overrides: overrides.clone(), ..ExpandOptions::default() };
+    let mut cache = Cache::default();
+    let once = TrialDef { repeat: 1, ..def.clone() };
+    expand_point(&mut cache, project, sources, env, &options, &once, point, name, &mut out);
+    normalize(&mut out.diagnostics);
+    out
+}
+
+/// `x` to `digits` significant digits, without trailing zeros.
+fn significant(x: f64, digits: i32) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format_scalar(&Value::Float(x));
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    if !(-4..6).contains(&magnitude) {
+        return format!("{:.*e}", (digits - 1) as usize, x);
+    }
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 /// What expansion computes once and shares between trials.

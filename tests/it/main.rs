@@ -19,6 +19,7 @@ mod python_client;
 mod query;
 mod runner;
 mod rust_pipeline;
+mod search;
 mod slurm;
 mod store;
 pub mod support;

@@ -23,7 +23,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("expman-team", &["expman-os", "expman-store"]),
     ("expman-query", &["expman-os", "expman-store", "expman-schema"]),
     ("expman-trackers", &["expman-os", "expman-store", "expman-schema"]),
-    ("expman-runner", &["expman-os", "expman-store", "expman-schema", "expman-team", "expman-trackers"]),
+    (
+        "expman-runner",
+        &["expman-os", "expman-store", "expman-schema", "expman-search", "expman-team", "expman-trackers"],
+    ),
     ("expman-lsp", &["expman-schema"]),
     ("expman-kernel", &["expman-os"]),
     (
@@ -36,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "expman-query",
             "expman-trackers",
             "expman-runner",
+            "expman-search",
             "expman-lsp",
             "expman-kernel",
         ],

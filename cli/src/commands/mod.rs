@@ -11,6 +11,7 @@ pub mod plot;
 pub mod query;
 pub mod record;
 pub mod run;
+pub mod search;
 mod stop;
 mod trackers;
 
@@ -43,6 +44,7 @@ pub fn dispatch(cli: Cli, interpreter: MakeInterpreter) -> anyhow::Result<ExitCo
         Command::Plot(args) => plot::plot(args),
         #[cfg(not(feature = "kernel"))]
         Command::Plot(_) => Err(not_built("plot", "kernel")),
+        Command::Search(args) => search::search(args),
         Command::Show(args) => record::show(args),
         Command::Stop(args) => stop::stop(args),
         #[cfg(feature = "team")]

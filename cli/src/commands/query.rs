@@ -65,6 +65,15 @@ impl Scope {
         Ok(Scope { store, experiment })
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The experiment in scope (`None`: every experiment).
+    pub fn experiment(&self) -> Option<&str> {
+        self.experiment.as_deref()
+    }
+
     pub fn frames(&self) -> Frames<'_> {
         Frames::new(&self.store).experiment(self.experiment.as_deref())
     }

@@ -56,7 +56,6 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         }
         return dry_run(&workspace, project, &expansion.runs, args.options.resume);
     }
-    refuse_searches(&shown, &expansion)?;
 
     let cancel = Arc::new(AtomicBool::new(false));
     // First Ctrl-C (or SIGTERM): stop the runs cleanly. Second: quit now.
@@ -72,7 +71,10 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         ..RunnerOptions::default()
     };
     let mut view = ProgressView::new(color).verbose(project.env.verbose == Some(true));
-    let report = expman_runner::run(&workspace, project, &expansion.runs, &registry, &options, &mut view)?;
+    let searches = crate::searches::Searches::new(&analysis, &expansion);
+    let jobs = searches.jobs();
+    let report =
+        expman_runner::run_with_searches(&workspace, project, &expansion.runs, &jobs, &registry, &options, &mut view)?;
     view.finish();
 
     let store = expman_store::Store::open(&workspace.database)?;
@@ -102,6 +104,9 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
         }
         println!("{}", table.render());
     }
+    for search in &report.searches {
+        println!("{}", search.describe());
+    }
     let ran = if report.runs.is_empty() { "nothing to run".to_string() } else { expman_runner::status_counts(&report) };
     let skipped =
         if report.skipped > 0 { format!(", {} skipped (already succeeded)", report.skipped) } else { String::new() };
@@ -123,24 +128,6 @@ pub fn run(args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Searches are read and checked (validate, the language server, dry
-/// runs) but this expman does not run them yet: say so, pointing at the
-/// block, rather than run the trial without its search.
-pub fn refuse_searches(analysis: &expman_schema::Analysis, expansion: &expman_schema::Expansion) -> anyhow::Result<()> {
-    let Some((trial, search)) = expansion.searches.first() else { return Ok(()) };
-    let file = analysis.sources.get(search.span.file);
-    let at = file.map(|f| {
-        let lc = f.line_col(search.span.start);
-        format!("{}:{}:{}: ", f.path.display(), lc.line, lc.col)
-    });
-    bail!(
-        "{}trial `{trial}` has a `search:` ({}); this version of expman checks searches but does not run them yet: \
-         run the other trials with `--trial`, or replace `search:` with a `sweep:` for now",
-        at.unwrap_or_default(),
-        search.describe()
-    )
 }
 
 fn relative(path: &Path) -> std::path::PathBuf {

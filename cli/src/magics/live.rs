@@ -43,6 +43,8 @@ pub struct LiveTable {
     planned: usize,
     skipped: usize,
     notes: Vec<String>,
+    /// One line per search (best so far; suggestions done, pruned, left).
+    searches: Vec<(String, String)>,
     /// Shown under the table once the runs are over (a summary).
     footer: Option<Bundle>,
     last_sent: Instant,
@@ -66,6 +68,7 @@ impl LiveTable {
             planned: 0,
             skipped: 0,
             notes: Vec::new(),
+            searches: Vec::new(),
             footer: None,
             last_sent: Instant::now(),
             dirty: false,
@@ -183,6 +186,11 @@ impl LiveTable {
         if !self.rows.is_empty() {
             html.push_str(&table::html(&view));
         }
+        for (_, line) in &self.searches {
+            text.push_str(line);
+            text.push('\n');
+            html.push_str(&format!("<div style=\"font-size:12px\">{}</div>", escape(line)));
+        }
         if let Some(line) = self.machine_line() {
             text.push_str(&line);
             text.push('\n');
@@ -299,6 +307,15 @@ impl Observer for LiveTable {
                     let who = run.map(|r| format!("{} ", r.trial)).unwrap_or_default();
                     self.notes.push(format!("warning: {who}{message}"));
                 }
+            }
+            RunnerEvent::Search { progress } => {
+                let line = format!("{}; {} left", progress.describe(), progress.left());
+                match self.searches.iter_mut().find(|(t, _)| *t == progress.trial) {
+                    Some(slot) => slot.1 = line,
+                    None => self.searches.push((progress.trial.clone(), line)),
+                }
+                // The planned count follows the searches' budgets.
+                urgent = true;
             }
             RunnerEvent::Cancelling { active } => {
                 self.notes.push(format!("stopping: {active} active run(s) are being stopped"));

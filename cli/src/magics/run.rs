@@ -25,6 +25,7 @@ use expman_store::summary::summarize;
 
 use super::parse::{RunCellArgs, StopArgs};
 use super::present::error;
+use crate::searches::Searches;
 
 /// A run as `%expman status` lists it.
 #[derive(Clone, Debug)]
@@ -69,7 +70,7 @@ pub fn run_cell(
     cell: &Cell,
     remember: &dyn Fn(&Path, &str),
 ) -> Result<(), CellError> {
-    let (project, plans) = load_cell(&args, body, cell)?;
+    let (project, plans, searches) = load_cell(&args, body, cell)?;
     let workspace = Workspace::for_project(&project).map_err(|e| error(e.into()))?;
     let registry = PipelineRegistry::with_builtins();
     expman_runner::check_plans(&plans, &registry, &CallbackRegistry::with_builtins()).map_err(|e| error(e.into()))?;
@@ -102,7 +103,17 @@ pub fn run_cell(
     let thread = std::thread::Builder::new()
         .name("expman-run".into())
         .spawn(move || {
-            let result = expman_runner::run(&launch.workspace, &project, &plans, &registry, &options, &mut observer);
+            let jobs = searches.jobs();
+            let result = expman_runner::run_with_searches(
+                &launch.workspace,
+                &project,
+                &plans,
+                &jobs,
+                &registry,
+                &options,
+                &mut observer,
+            );
+            drop(jobs);
             if let Some(tail) = observer.tail.take() {
                 tail.stop();
             }
@@ -187,6 +198,9 @@ pub fn run_cell(
 /// The last line of a cell that waited for its runs, and an error when
 /// they were stopped.
 fn finished(cell: &Cell, report: &RunReport, launch: &Launch) -> Result<(), CellError> {
+    for search in &report.searches {
+        cell.stdout(&format!("{}\n", search.describe()));
+    }
     let counts =
         if report.runs.is_empty() { "nothing to run".to_string() } else { expman_runner::status_counts(report) };
     let skipped =
@@ -208,7 +222,11 @@ fn finished(cell: &Cell, report: &RunReport, launch: &Launch) -> Result<(), Cell
 
 /// The cell's config: `--dir`, the YAML body, or both (the body over the
 /// directory's files), checked; diagnostics shown, errors refused.
-fn load_cell(args: &RunCellArgs, body: Option<&str>, cell: &Cell) -> Result<(Project, Vec<RunPlan>), CellError> {
+fn load_cell(
+    args: &RunCellArgs,
+    body: Option<&str>,
+    cell: &Cell,
+) -> Result<(Project, Vec<RunPlan>, Searches), CellError> {
     let cwd =
         std::env::current_dir().map_err(|e| CellError::new("ExpmanError", format!("no working directory: {e}")))?;
     let dir = args.dir.as_ref().map(|d| if d.is_absolute() { d.clone() } else { cwd.join(d) });
@@ -247,10 +265,8 @@ fn load_cell(args: &RunCellArgs, body: Option<&str>, cell: &Cell) -> Result<(Pro
         return Err(CellError::new("UsageError", format!("no trial named {}", expansion.unknown_trials.join(", ")))
             .with_traceback([format!("trials: {}", known.join(", "))]));
     }
-    if let Err(e) = crate::commands::run::refuse_searches(&analysis, &expansion) {
-        return Err(CellError::new("ConfigError", e.to_string()));
-    }
-    Ok((analysis.project, expansion.runs))
+    let searches = Searches::new(&analysis, &expansion);
+    Ok((analysis.project, expansion.runs, searches))
 }
 
 fn text_of(b: &Bundle) -> String {

@@ -31,6 +31,8 @@ struct Live {
     multi: MultiProgress,
     overall: ProgressBar,
     runs: HashMap<i64, ProgressBar>,
+    /// One line per search: how far it is, its best so far.
+    searches: HashMap<String, ProgressBar>,
 }
 
 fn label(run: &RunInfo) -> String {
@@ -56,7 +58,7 @@ impl ProgressView {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            Live { multi, overall, runs: HashMap::new() }
+            Live { multi, overall, runs: HashMap::new(), searches: HashMap::new() }
         });
         ProgressView {
             live,
@@ -114,7 +116,7 @@ impl ProgressView {
     /// Clears the live lines (before the summary is printed).
     pub fn finish(&mut self) {
         if let Some(live) = self.live.take() {
-            for bar in live.runs.values() {
+            for bar in live.runs.values().chain(live.searches.values()) {
                 bar.finish_and_clear();
             }
             live.overall.finish_and_clear();
@@ -218,6 +220,23 @@ impl Observer for ProgressView {
             RunnerEvent::Warning { run, message } => {
                 let who = run.map(|r| format!("{}: ", label(r))).unwrap_or_default();
                 self.println(format!("{} {who}{message}", self.paint("33", "warning:")));
+            }
+            RunnerEvent::Search { progress } => {
+                let line = progress.describe();
+                match self.live.as_mut() {
+                    Some(live) => {
+                        let bar = live.searches.entry(progress.trial.clone()).or_insert_with(|| {
+                            let bar = live.multi.insert(1, ProgressBar::new_spinner());
+                            bar.set_style(
+                                ProgressStyle::with_template("  {msg}")
+                                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                            );
+                            bar
+                        });
+                        bar.set_message(line);
+                    }
+                    None => eprintln!("{line}"),
+                }
             }
             RunnerEvent::Cancelling { active } => {
                 self.println(format!(

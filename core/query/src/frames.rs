@@ -440,7 +440,7 @@ impl<'a> Frames<'a> {
         let mut stmt = self.store.conn().prepare(
             "SELECT e.name, e.description, e.config_dir, e.created_at,
                     (SELECT COUNT(*) FROM trials t WHERE t.experiment_id = e.id),
-                    COUNT(r.id), SUM(r.status IN ('SUCCESS', 'EARLY_STOPPED')), MAX(r.ended_at)
+                    COUNT(r.id), SUM(r.status IN ('SUCCESS', 'EARLY_STOPPED', 'PRUNED')), MAX(r.ended_at)
              FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id
              WHERE (?1 IS NULL OR e.name = ?1) GROUP BY e.id ORDER BY e.id",
         )?;

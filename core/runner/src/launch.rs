@@ -50,6 +50,8 @@ pub enum Message {
 pub struct Queued {
     pub plan: RunPlan,
     pub run: RunRef,
+    /// The search whose suggestion it tries, if any.
+    pub search: Option<crate::search::SearchLink>,
 }
 
 /// What a started run hands back to the scheduler.
@@ -158,8 +160,16 @@ pub fn run_callbacks(
     env: BTreeMap<String, String>,
 ) -> Result<Option<Box<RunCallbacks>>, CallbackConfigError> {
     let plan = &queued.plan;
-    let Some(list) = plan.pipeline.callbacks.as_deref().filter(|l| !l.is_empty()) else { return Ok(None) };
-    let built = ctx.callbacks.build(list)?;
+    let list = plan.pipeline.callbacks.as_deref().unwrap_or_default();
+    let mut built = ctx.callbacks.build(list)?;
+    if let Some(link) = &queued.search
+        && let Some(shared) = &link.pruning
+    {
+        built.push(Box::new(crate::search::SearchPruning::new(shared.clone(), link.number)));
+    }
+    if built.is_empty() {
+        return Ok(None);
+    }
     Ok(Some(Box::new(RunCallbacks::new(
         CallbackRun {
             run_id: queued.run.id,

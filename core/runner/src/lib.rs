@@ -12,6 +12,8 @@
 //! - [`direct`]: runs started from training code itself (the Python
 //!   package's `start_experiment`), whose process is their runner;
 //! - [`sampling`]: the hardware sampling thread;
+//! - [`search`]: trials with a `search:`, whose runs are suggested as
+//!   slots free up, and their pruning;
 //! - [`slurm`]: the Slurm executor;
 //! - [`recovery`]: runs whose runner died are marked LOST, with everything
 //!   they reported ingested; also where a workspace's store is opened;
@@ -28,7 +30,8 @@
 //!
 //! Life cycle of a run: PENDING (row created when the experiment starts) →
 //! RUNNING (process started) → SUCCESS | FAILED | KILLED | TIMEOUT |
-//! EARLY_STOPPED. Ctrl-C or SIGTERM (the `cancel` flag) sends SIGTERM to
+//! EARLY_STOPPED | PRUNED (a search's pruner stopped it). A search's runs
+//! are made one at a time, as slots free up, from the search's record. Ctrl-C or SIGTERM (the `cancel` flag) sends SIGTERM to
 //! every run's process group, waits the grace period, then SIGKILLs; those
 //! runs end KILLED and runs not started yet too. A callback that stops a
 //! run (early stopping) first asks it (`should_stop()` turns true), then
@@ -50,6 +53,7 @@ pub mod protocol;
 pub mod recovery;
 pub mod sampling;
 mod scheduler;
+pub mod search;
 pub mod slurm;
 pub mod team;
 pub mod workspace;
@@ -206,6 +210,11 @@ pub enum RunnerEvent<'a> {
     Cancelling {
         active: usize,
     },
+    /// How a search stands: when it starts, after each of its runs ends,
+    /// and when it makes no more suggestions.
+    Search {
+        progress: &'a search::SearchProgress,
+    },
 }
 
 /// Receives [`RunnerEvent`]s (the CLI's progress display, the kernel's
@@ -237,6 +246,8 @@ pub struct RunReport {
     pub trackers: Vec<SyncReport>,
     /// What reached the team database, when there is one.
     pub team: Option<team::TeamReport>,
+    /// How each search stood when the runner finished.
+    pub searches: Vec<search::SearchProgress>,
 }
 
 impl RunReport {
@@ -297,8 +308,23 @@ pub fn run(
     options: &RunnerOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunReport, RunError> {
+    run_with_searches(workspace, project, plans, &[], pipelines, options, observer)
+}
+
+/// [`run`], and the trials with a `search:` beside: their runs are made as
+/// slots free up (after the planned runs), until each search's budget,
+/// time or space is used up.
+pub fn run_with_searches(
+    workspace: &Workspace,
+    project: &Project,
+    plans: &[RunPlan],
+    searches: &[search::SearchJob<'_>],
+    pipelines: &PipelineRegistry,
+    options: &RunnerOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunReport, RunError> {
     check_plans(plans, pipelines, &options.callbacks)?;
-    scheduler::Scheduler::start(workspace, project, plans, pipelines, options, observer)?.run()
+    scheduler::Scheduler::start(workspace, project, plans, searches, pipelines, options, observer)?.run()
 }
 
 /// `3 SUCCESS, 1 FAILED`.

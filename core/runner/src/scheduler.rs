@@ -21,6 +21,7 @@ use crate::launch::{LaunchContext, Launched, Message, Queued, launch};
 use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
 use crate::prepare::{self, STOP_FILE, STOP_REQUEST_FILE};
 use crate::sampling::{SamplerHandle, SamplerThread};
+use crate::search::{ActiveSearch, SearchJob};
 use crate::slurm::{SlurmExecutor, SlurmSettings};
 use crate::team::TeamThread;
 use crate::workspace::Workspace;
@@ -80,6 +81,12 @@ pub struct Scheduler<'a> {
     out_of_space: Option<String>,
     /// Exits received while waiting for them there, to record.
     exited: Vec<(i64, Outcome)>,
+    /// The trials with a `search:`, making runs as slots free up.
+    searches: Vec<ActiveSearch<'a>>,
+    /// Which search each active run of a search belongs to.
+    search_runs: HashMap<i64, usize>,
+    /// Where claimed runs are recorded.
+    to_queue: ToQueue<'a>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -89,6 +96,7 @@ impl<'a> Scheduler<'a> {
         workspace: &'a Workspace,
         project: &'a Project,
         plans: &[RunPlan],
+        searches: &'a [SearchJob<'a>],
         pipelines: &'a PipelineRegistry,
         options: &'a RunnerOptions,
         observer: &'a mut dyn Observer,
@@ -117,13 +125,36 @@ impl<'a> Scheduler<'a> {
         let to_queue = ToQueue { workspace, experiment, experiment_id, runner_id, resume: options.resume };
         let queued = to_queue.plans(&mut store, plans, slurm.is_some(), observer)?;
         let report = RunReport { experiment_id, skipped: queued.skipped, ..RunReport::default() };
+        let budgets: usize = searches.iter().map(|s| s.def.budget as usize).sum();
         let (parallel, gpu_pool) =
-            parallelism(&resources, options, slurm.is_some(), queued.runs.len() + queued.adopted.len())?;
+            parallelism(&resources, options, slurm.is_some(), queued.runs.len() + queued.adopted.len() + budgets)?;
+        let mut active_searches = Vec::new();
+        let mut search_left = 0;
+        for job in searches {
+            let search = ActiveSearch::open(
+                job,
+                &mut store,
+                experiment_id,
+                options.resume,
+                parallel,
+                workspace.database.clone(),
+            )?;
+            let progress = search.progress(&store)?;
+            search_left += progress.left() as usize;
+            if search.continued {
+                let message = format!("continuing {}", progress.describe());
+                store.log_event("search_continued", Some(experiment_id), None, &message)?;
+            }
+            active_searches.push(search);
+        }
         observer.on_event(RunnerEvent::Plan {
-            to_run: queued.runs.len() + queued.adopted.len(),
+            to_run: queued.runs.len() + queued.adopted.len() + search_left,
             skipped: report.skipped,
             parallel,
         });
+        for search in &active_searches {
+            observer.on_event(RunnerEvent::Search { progress: &search.progress(&store)? });
+        }
 
         let (tx, rx) = mpsc::channel::<Message>();
         let (ingest, threads) = spawn_ingest(workspace, options, &tx)?;
@@ -176,6 +207,9 @@ impl<'a> Scheduler<'a> {
             last_stop_scan: Instant::now(),
             out_of_space: None,
             exited: Vec::new(),
+            searches: active_searches,
+            search_runs: HashMap::new(),
+            to_queue,
         };
         for (queued, orphan) in queued.adopted {
             scheduler.reattach(queued, orphan)?;
@@ -262,7 +296,8 @@ impl<'a> Scheduler<'a> {
             self.finish(run_id, outcome)?;
         }
         self.launch_while_room()?;
-        if self.active.is_empty() && (self.queue.is_empty() || self.cancelling) {
+        let searching = self.searches.iter().any(|s| !s.exhausted);
+        if self.active.is_empty() && ((self.queue.is_empty() && !searching) || self.cancelling) {
             return Ok(false);
         }
         match self.rx.recv_timeout(Duration::from_millis(50)) {
@@ -368,7 +403,13 @@ impl<'a> Scheduler<'a> {
                 self.store.heartbeat(self.runner_id)?;
                 self.last_heartbeat = Instant::now();
             }
-            let Some(next) = self.queue.pop_front() else { break };
+            let next = match self.queue.pop_front() {
+                Some(next) => next,
+                None => match self.claim()? {
+                    Some(next) => next,
+                    None => break,
+                },
+            };
             let gpus = match self.gpu_pool.as_mut() {
                 Some(pool) => match pool.take() {
                     Some(g) => g,
@@ -397,6 +438,9 @@ impl<'a> Scheduler<'a> {
                         Some(_) => None,
                         None => next.plan.pipeline.timeout.map(|t| Instant::now() + t.0),
                     };
+                    if let Some(link) = &next.search {
+                        self.search_runs.insert(info.run.id, link.index);
+                    }
                     let active =
                         Active { info, stopper, started: Instant::now(), deadline, stopping: None, grace, gpus };
                     self.active.insert(active.info.run.id, active);
@@ -421,6 +465,9 @@ impl<'a> Scheduler<'a> {
                         error: Some(&message),
                     });
                     self.report.runs.push((info, RunStatus::Failed));
+                    if let Some(link) = &next.search {
+                        self.search_run_ended(link.index)?;
+                    }
                 }
             }
         }
@@ -431,6 +478,7 @@ impl<'a> Scheduler<'a> {
     /// end callbacks, record it.
     fn finish(&mut self, run_id: i64, outcome: Outcome) -> Result<(), RunError> {
         let Some(done) = self.active.remove(&run_id) else { return Ok(()) };
+        let search = self.search_runs.remove(&run_id);
         let (reply_tx, reply_rx) = mpsc::channel();
         let _ = self.ingest.send(ingest_thread::Command::Drain { run_id, reply: reply_tx });
         let drained = reply_rx.recv().unwrap_or_default();
@@ -505,6 +553,88 @@ impl<'a> Scheduler<'a> {
             error: error.as_deref(),
         });
         self.report.runs.push((done.info, status));
+        if let Some(index) = search {
+            self.search_run_ended(index)?;
+        }
+        Ok(())
+    }
+
+    /// The next run of a search with room (in turn), recorded PENDING; a
+    /// suggestion whose config is invalid is recorded FAILED and the next
+    /// one tried.
+    fn claim(&mut self) -> Result<Option<Queued>, RunError> {
+        if self.cancelling || self.out_of_space.is_some() {
+            return Ok(None);
+        }
+        for index in 0..self.searches.len() {
+            loop {
+                let search = &mut self.searches[index];
+                if search.exhausted || search.running_here >= search.parallel {
+                    break;
+                }
+                let Some(claimed) = search.claim(&mut self.store, index, &self.to_queue)? else {
+                    let progress = search.progress(&self.store)?;
+                    self.observer.on_event(RunnerEvent::Search { progress: &progress });
+                    break;
+                };
+                let Some(invalid) = claimed.invalid else { return Ok(Some(claimed.queued)) };
+                let message = format!("the settings the search suggested are invalid: {invalid}");
+                let queued = claimed.queued;
+                let finish = RunFinish {
+                    status: RunStatus::Failed,
+                    exit_code: None,
+                    signal: None,
+                    error: Some(message.clone()),
+                    ended_at: now_ms(),
+                };
+                self.store.finish_run(queued.run.id, &finish)?;
+                let info = RunInfo {
+                    run: queued.run,
+                    trial: queued.plan.trial.clone(),
+                    repeat: 0,
+                    repeats: 1,
+                    run_dir: PathBuf::new(),
+                    gpus: Vec::new(),
+                };
+                self.observer.on_event(RunnerEvent::Finished {
+                    run: &info,
+                    status: RunStatus::Failed,
+                    duration: Duration::ZERO,
+                    error: Some(&message),
+                });
+                self.report.runs.push((info, RunStatus::Failed));
+                self.search_run_ended(index)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// A run of search `index` ended (or will not start): its slot frees,
+    /// and front ends see how the search stands.
+    fn search_run_ended(&mut self, index: usize) -> Result<(), RunError> {
+        let Some(search) = self.searches.get_mut(index) else { return Ok(()) };
+        search.running_here = search.running_here.saturating_sub(1);
+        let points = search.points(&self.store)?;
+        let mut progress = crate::search::progress(&search.job.trial, &search.job.def, &points);
+        progress.continued = search.continued;
+        progress.finished = search.exhausted;
+        let silent = points
+            .iter()
+            .filter(|p| matches!(p.status, Some(RunStatus::Success | RunStatus::EarlyStopped)) && p.value.is_none());
+        if !search.warned_missing
+            && let Some(point) = silent.clone().next()
+        {
+            search.warned_missing = true;
+            let message = format!(
+                "{} run(s) of search `{}` ended without reporting `{}` (the first: {}): the search counts them as failed; does the program log that metric?",
+                silent.count(),
+                search.job.trial,
+                search.job.def.metric,
+                point.run.as_ref().map_or("?", |r| r.uid.as_str()),
+            );
+            self.observer.on_event(RunnerEvent::Warning { run: None, message: &message });
+        }
+        self.observer.on_event(RunnerEvent::Search { progress: &progress });
         Ok(())
     }
 
@@ -579,7 +709,7 @@ impl<'a> Scheduler<'a> {
                 a.stopper.terminate();
                 a.stopping = Some(Stopping {
                     status: RunStatus::Killed,
-                    message: Some("stopped by the user".into()),
+                    message: Some(expman_store::STOPPED_BY_USER.into()),
                     terminate_at: None,
                     kill_at: Some(now + a.grace),
                 });
@@ -619,6 +749,9 @@ impl<'a> Scheduler<'a> {
             ended_at: now_ms(),
         };
         self.store.finish_run(queued.run.id, &finish)?;
+        if let Some(link) = &queued.search {
+            self.search_run_ended(link.index)?;
+        }
         let info = RunInfo {
             run: queued.run,
             trial: queued.plan.trial.clone(),
@@ -732,6 +865,9 @@ impl<'a> Scheduler<'a> {
             self.report.trackers = reports;
         }
         self.report.cancelled = self.cancelling;
+        for search in &self.searches {
+            self.report.searches.push(search.progress(&self.store)?);
+        }
         let summary = format!("{} runs: {}", self.report.runs.len(), status_counts(&self.report));
         let kind = if self.cancelling { "experiment_cancelled" } else { "experiment_finished" };
         self.store.log_event(kind, Some(self.experiment_id), None, &summary)?;
@@ -833,12 +969,12 @@ fn open_experiment(store: &mut Store, project: &Project) -> Result<(i64, i64), R
 }
 
 /// Where the planned runs go: rows in the record, PENDING.
-struct ToQueue<'w> {
-    workspace: &'w Workspace,
-    experiment: &'w str,
-    experiment_id: i64,
-    runner_id: i64,
-    resume: bool,
+pub(crate) struct ToQueue<'w> {
+    pub workspace: &'w Workspace,
+    pub experiment: &'w str,
+    pub experiment_id: i64,
+    pub runner_id: i64,
+    pub resume: bool,
 }
 
 /// The runs to start, and the Slurm jobs of an earlier runner to watch.
@@ -880,11 +1016,11 @@ impl ToQueue<'_> {
                 continue;
             }
             if let Some(orphan) = orphans.remove(&(plan.trial.clone(), plan.repeat, plan.config_hash.clone())) {
-                queue.adopted.push((Queued { plan: plan.clone(), run: orphan.run.clone() }, orphan));
+                queue.adopted.push((Queued { plan: plan.clone(), run: orphan.run.clone(), search: None }, orphan));
                 continue;
             }
             let run = self.create_run(store, plan, trial_id)?;
-            queue.runs.push_back(Queued { plan: plan.clone(), run });
+            queue.runs.push_back(Queued { plan: plan.clone(), run, search: None });
         }
         Ok(queue)
     }
@@ -892,29 +1028,40 @@ impl ToQueue<'_> {
     fn create_run(&self, store: &mut Store, plan: &RunPlan, trial_id: i64) -> Result<RunRef, RunError> {
         let attempt = store.attempts(self.experiment_id, trial_id, plan.repeat, &plan.config_hash)? + 1;
         let uid = new_run_uid();
-        let masked = expman_schema::secrets::mask(&plan.config);
-        let new = NewRun {
-            experiment_id: self.experiment_id,
-            trial_id,
-            repeat: plan.repeat,
-            attempt,
-            config_json: masked.to_json().to_string(),
-            config_hash: plan.config_hash.clone(),
-            seed: plan.seed,
-            run_dir: self.workspace.run_dir(self.experiment, &plan.trial, &uid).display().to_string(),
-            runner_id: self.runner_id,
-            params: prepare::flatten_params(&masked),
-            tags: plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        };
+        let mut new = new_run(self, plan, trial_id, &uid);
+        new.attempt = attempt;
         Ok(store.create_run(&new, &uid)?)
     }
 }
 
+/// A plan's run row (attempt 1; secrets masked).
+pub(crate) fn new_run(to: &ToQueue<'_>, plan: &RunPlan, trial_id: i64, uid: &str) -> NewRun {
+    let masked = expman_schema::secrets::mask(&plan.config);
+    NewRun {
+        experiment_id: to.experiment_id,
+        trial_id,
+        repeat: plan.repeat,
+        attempt: 1,
+        config_json: masked.to_json().to_string(),
+        config_hash: plan.config_hash.clone(),
+        seed: plan.seed,
+        run_dir: to.workspace.run_dir(to.experiment, &plan.trial, uid).display().to_string(),
+        runner_id: to.runner_id,
+        params: prepare::flatten_params(&masked),
+        tags: plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}
+
+/// A plan's sweep point as the trial row keeps it (JSON), if it has one.
+pub(crate) fn sweep_json(plan: &RunPlan) -> Option<String> {
+    (!plan.sweep.is_empty()).then(|| {
+        serde_json::Value::Object(plan.sweep.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()).to_string()
+    })
+}
+
 /// The trial's row (with its sweep point, when it has one).
 fn ensure_trial(store: &mut Store, experiment_id: i64, plan: &RunPlan) -> Result<i64, RunError> {
-    let sweep = (!plan.sweep.is_empty()).then(|| {
-        serde_json::Value::Object(plan.sweep.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()).to_string()
-    });
+    let sweep = sweep_json(plan);
     Ok(store.ensure_trial(experiment_id, &plan.trial, &plan.trial_base, sweep.as_deref(), plan.desc.as_deref())?)
 }
 

@@ -9,6 +9,7 @@
 //! - [`random`] (and quasi-random), [`grid`], [`tpe`] (over [`parzen`]
 //!   estimators): what to try next;
 //! - [`prune`]: ASHA, Hyperband, median: whether to stop a trial early;
+//! - [`importance`]: how much each setting explains of the objective;
 //! - [`rng`]: the fixed generator behind every draw ([`math`]: the normal
 //!   distribution's functions).
 //!
@@ -19,6 +20,7 @@
 
 pub mod grid;
 pub mod history;
+pub mod importance;
 pub mod math;
 pub mod parzen;
 pub mod prune;

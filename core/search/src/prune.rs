@@ -80,6 +80,25 @@ impl Pruner {
     }
 }
 
+impl Pruner {
+    /// Whether a report at `step` (after one at `previous`) can be judged
+    /// at all: ASHA and Hyperband decide only when a trial reaches a rung,
+    /// so the others' values need not be read at every step.
+    pub fn decides_at(&self, seed: u64, number: u64, previous: Option<u64>, step: u64) -> bool {
+        let reaches = |rungs: Vec<u64>| rungs.iter().any(|r| *r <= step && previous.is_none_or(|p| p < *r));
+        match *self {
+            Pruner::Asha { min, max, reduction } => reaches(rungs(min, max, reduction)),
+            Pruner::Hyperband { min, max, reduction } => {
+                let budgets = bracket_budgets(min, max, reduction);
+                let bracket = bracket_of(seed, number, &budgets);
+                let rung_min = min.saturating_mul(reduction.max(2).saturating_pow(bracket as u32));
+                reaches(rungs(rung_min, max, reduction))
+            }
+            Pruner::Median { warmup_steps, .. } => step >= warmup_steps,
+        }
+    }
+}
+
 /// The rungs (steps) of an ASHA from `min` below `max`.
 pub fn rungs(min: u64, max: u64, reduction: u64) -> Vec<u64> {
     let mut out = Vec::new();
@@ -188,6 +207,16 @@ fn median(mode: Mode, startup: usize, warmup: u64, trial: &Observation, others: 
 mod tests {
     use super::*;
     use crate::space::Value;
+
+    #[test]
+    fn asha_decides_only_where_a_rung_is_reached() {
+        let asha = Pruner::Asha { min: 1, max: 40, reduction: 3 };
+        let at = |previous, step| asha.decides_at(0, 0, previous, step);
+        assert!(at(None, 1) && at(Some(2), 3) && at(Some(1), 5) && at(Some(26), 27));
+        assert!(!at(Some(1), 2) && !at(Some(3), 8) && !at(Some(27), 39) && !at(None, 0));
+        let median = Pruner::Median { startup_trials: 5, warmup_steps: 3 };
+        assert!(!median.decides_at(0, 0, None, 2) && median.decides_at(0, 0, Some(2), 3));
+    }
 
     fn curve(number: u64, state: State, values: &[f64]) -> Observation {
         Observation {

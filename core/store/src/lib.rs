@@ -11,6 +11,7 @@ mod error;
 mod migrate;
 mod read;
 mod records;
+mod search;
 pub mod summary;
 mod trackers;
 mod write;
@@ -26,6 +27,7 @@ pub use records::{
     Artifact, Capture, IngestBatch, MetricPoint, NewRun, PARENT_TAG, ParamValue, ResourceSummary, RunFinish, RunRef,
     RunStatus, Runner,
 };
+pub use search::{NewSearch, Objective, PointClaim, STOPPED_BY_USER, SearchPoint, SearchRecord};
 pub use trackers::{ArtifactRow, ExperimentRow, HardwareRow, MetricRow, TrackerEntity, TrackerStatusRow};
 pub use write::Started;
 

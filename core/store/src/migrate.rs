@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("../migrations/", 5, "0005", "slurm"),
     migration!("../migrations/", 6, "0006", "replication"),
     migration!("../migrations/", 7, "0007", "revision"),
+    migration!("../migrations/", 8, "0008", "searches"),
 ];
 
 /// The version this expman writes.

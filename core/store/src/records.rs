@@ -12,12 +12,16 @@ pub enum RunStatus {
     Killed,
     Timeout,
     EarlyStopped,
+    /// Stopped by its search's pruner (ASHA, Hyperband, median): its
+    /// intermediate values were worse than its peers'. Counted like
+    /// EARLY_STOPPED: it ended as expman asked, not by failing.
+    Pruned,
     /// Its runner died before the run ended.
     Lost,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 8] = [
+    pub const ALL: [RunStatus; 9] = [
         RunStatus::Pending,
         RunStatus::Running,
         RunStatus::Success,
@@ -25,6 +29,7 @@ impl RunStatus {
         RunStatus::Killed,
         RunStatus::Timeout,
         RunStatus::EarlyStopped,
+        RunStatus::Pruned,
         RunStatus::Lost,
     ];
 
@@ -37,6 +42,7 @@ impl RunStatus {
             RunStatus::Killed => "KILLED",
             RunStatus::Timeout => "TIMEOUT",
             RunStatus::EarlyStopped => "EARLY_STOPPED",
+            RunStatus::Pruned => "PRUNED",
             RunStatus::Lost => "LOST",
         }
     }
@@ -52,7 +58,7 @@ impl RunStatus {
 
     /// Whether `--resume` counts the run as done.
     pub fn is_done(self) -> bool {
-        matches!(self, RunStatus::Success | RunStatus::EarlyStopped)
+        matches!(self, RunStatus::Success | RunStatus::EarlyStopped | RunStatus::Pruned)
     }
 }
 

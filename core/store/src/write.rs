@@ -64,14 +64,7 @@ impl Store {
         sweep: Option<&str>,
         description: Option<&str>,
     ) -> Result<i64, StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO trials (experiment_id, name, base_name, sweep, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (experiment_id, name) DO NOTHING",
-                params![experiment_id, name, base_name, sweep, description, now_ms()],
-            )?;
-            tx.query_row("SELECT id FROM trials WHERE experiment_id = ?1 AND name = ?2", params![experiment_id, name], |r| r.get(0))
-        })
+        self.write(|tx| upsert_trial(tx, experiment_id, name, base_name, sweep, description))
     }
 
     /// Records this process as a runner; returns its id.
@@ -130,41 +123,7 @@ impl Store {
 
     /// Creates a PENDING run with its params and tags.
     pub fn create_run(&mut self, run: &NewRun, uid: &str) -> Result<RunRef, StoreError> {
-        let id = self.write(|tx| {
-            tx.execute(
-                "INSERT INTO runs (uid, experiment_id, trial_id, repeat, attempt, status, created_at, config, config_hash, seed, run_dir, runner_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    uid,
-                    run.experiment_id,
-                    run.trial_id,
-                    run.repeat,
-                    run.attempt,
-                    now_ms(),
-                    run.config_json,
-                    run.config_hash,
-                    run.seed,
-                    run.run_dir,
-                    run.runner_id
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            let mut param = tx.prepare_cached(
-                "INSERT INTO params (run_id, key, value_type, value_text, value_num) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (run_id, key) DO UPDATE SET value_type = excluded.value_type, value_text = excluded.value_text, value_num = excluded.value_num",
-            )?;
-            for (key, value) in &run.params {
-                let (text, num) = value.columns();
-                param.execute(params![id, key, value.type_name(), text, num])?;
-            }
-            let mut tag = tx.prepare_cached(
-                "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-            )?;
-            for (key, value) in &run.tags {
-                tag.execute(params![id, key, value])?;
-            }
-            Ok(id)
-        })?;
+        let id = self.write(|tx| insert_run(tx, run, uid))?;
         Ok(RunRef { id, uid: uid.to_string() })
     }
 
@@ -435,7 +394,7 @@ impl Store {
         self.conn()
             .query_row(
                 "SELECT uid FROM runs WHERE experiment_id = ?1 AND trial_id = ?2 AND repeat = ?3 AND config_hash = ?4
-                   AND status IN ('SUCCESS', 'EARLY_STOPPED') ORDER BY id DESC LIMIT 1",
+                   AND status IN ('SUCCESS', 'EARLY_STOPPED', 'PRUNED') ORDER BY id DESC LIMIT 1",
                 params![experiment_id, trial_id, repeat, config_hash],
                 |r| r.get(0),
             )
@@ -630,4 +589,60 @@ fn upsert_summaries(tx: &rusqlite::Transaction<'_>, batch: &IngestBatch) -> rusq
         stmt.execute(params![batch.run_id, key, s.0, s.1, s.2, s.3, s.4, s.5])?;
     }
     Ok(())
+}
+
+/// The id of a trial (by its full name), inserted if new.
+pub(crate) fn upsert_trial(
+    tx: &rusqlite::Transaction<'_>,
+    experiment_id: i64,
+    name: &str,
+    base_name: &str,
+    sweep: Option<&str>,
+    description: Option<&str>,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO trials (experiment_id, name, base_name, sweep, description, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (experiment_id, name) DO NOTHING",
+        params![experiment_id, name, base_name, sweep, description, now_ms()],
+    )?;
+    tx.query_row("SELECT id FROM trials WHERE experiment_id = ?1 AND name = ?2", params![experiment_id, name], |r| {
+        r.get(0)
+    })
+}
+
+/// Inserts a PENDING run with its params and tags; returns its id.
+pub(crate) fn insert_run(tx: &rusqlite::Transaction<'_>, run: &NewRun, uid: &str) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO runs (uid, experiment_id, trial_id, repeat, attempt, status, created_at, config, config_hash, seed, run_dir, runner_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'PENDING', ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            uid,
+            run.experiment_id,
+            run.trial_id,
+            run.repeat,
+            run.attempt,
+            now_ms(),
+            run.config_json,
+            run.config_hash,
+            run.seed,
+            run.run_dir,
+            run.runner_id
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut param = tx.prepare_cached(
+        "INSERT INTO params (run_id, key, value_type, value_text, value_num) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (run_id, key) DO UPDATE SET value_type = excluded.value_type, value_text = excluded.value_text, value_num = excluded.value_num",
+    )?;
+    for (key, value) in &run.params {
+        let (text, num) = value.columns();
+        param.execute(params![id, key, value.type_name(), text, num])?;
+    }
+    let mut tag = tx.prepare_cached(
+        "INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+    )?;
+    for (key, value) in &run.tags {
+        tag.execute(params![id, key, value])?;
+    }
+    Ok(id)
 }

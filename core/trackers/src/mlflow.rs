@@ -529,7 +529,7 @@ fn metric(key: &str, value: f64, timestamp: i64, step: i64) -> Value {
 /// `expman.status` keeps the exact one).
 fn mlflow_status(status: RunStatus) -> &'static str {
     match status {
-        RunStatus::Success | RunStatus::EarlyStopped => "FINISHED",
+        RunStatus::Success | RunStatus::EarlyStopped | RunStatus::Pruned => "FINISHED",
         RunStatus::Killed => "KILLED",
         RunStatus::Pending => "SCHEDULED",
         RunStatus::Running => "RUNNING",

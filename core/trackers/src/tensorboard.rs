@@ -145,7 +145,7 @@ impl Tracker for TensorboardTracker {
     ) -> TrackerResult<()> {
         let end = run.ended_at.unwrap_or(run.created_at);
         let status = match run.status {
-            RunStatus::Success | RunStatus::EarlyStopped => 1,
+            RunStatus::Success | RunStatus::EarlyStopped | RunStatus::Pruned => 1,
             RunStatus::Running | RunStatus::Pending => 3,
             _ => 2,
         };
