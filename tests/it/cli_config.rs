@@ -17,7 +17,10 @@ fn text(bytes: &[u8]) -> String {
 fn validate_quickstart_summarises() {
     let out = expman(&["validate", "examples/quickstart"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "ok: experiment `quickstart`: 3 trials, 10 runs to launch");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "ok: experiment `quickstart`: 4 trials, 10 runs to launch and 1 search\n  trial `tune`: TPE search for min val_loss: up to 12 runs over training.lr, model.l2, training.batch_size, pruned by ASHA"
+    );
 }
 
 #[test]

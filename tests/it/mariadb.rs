@@ -52,20 +52,21 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let status = expman_in(tmp.path(), &["db", "status", "--database", &url]);
     assert!(status.status.success(), "{}", text(&status));
     assert!(
-        text(&status).contains("version    0 (this expman: 7)")
+        text(&status).contains("version    0 (this expman: 8)")
             && text(&status).contains("0001 init                 pending")
     );
     let migrate = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
     assert!(
-        text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision"),
+        text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches"),
         "{}",
         text(&migrate)
     );
-    assert!(text(&expman_in(tmp.path(), &["db", "migrate", "--database", &url])).contains("is up to date (version 7)"));
+    assert!(text(&expman_in(tmp.path(), &["db", "migrate", "--database", &url])).contains("is up to date (version 8)"));
     let back = expman_in(tmp.path(), &["db", "rollback", "--database", &url, "--to", "4"]);
     assert!(
-        text(&back).contains("rolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm")
-            && text(&back).contains("is at version 4"),
+        text(&back).contains(
+            "rolled back 0008 searches\nrolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm"
+        ) && text(&back).contains("is at version 4"),
         "{}",
         text(&back)
     );
@@ -78,11 +79,12 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let resumed = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
     assert!(
         resumed.status.success()
-            && text(&resumed).contains("applied 0005 slurm\napplied 0006 replication\napplied 0007 revision"),
+            && text(&resumed)
+                .contains("applied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches"),
         "{}",
         text(&resumed)
     );
-    assert_eq!(db.schema_version().unwrap(), 7);
+    assert_eq!(db.schema_version().unwrap(), 8);
 
     let down = expman_in(tmp.path(), &["db", "rollback", "--database", &url, "--to", "0"]);
     assert!(
@@ -100,8 +102,8 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let first = expman_team::mysql::MYSQL_MIGRATIONS[0].up.split(";\n").find(|s| s.contains("CREATE TABLE")).unwrap();
     db.exec(first, Vec::new()).unwrap();
     let again = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
-    assert!(again.status.success() && text(&again).contains("applied 0007 revision"), "{}", text(&again));
-    assert_eq!(db.schema_version().unwrap(), 7);
+    assert!(again.status.success() && text(&again).contains("applied 0008 searches"), "{}", text(&again));
+    assert_eq!(db.schema_version().unwrap(), 8);
 }
 
 #[test]

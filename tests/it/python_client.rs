@@ -92,13 +92,21 @@ fn the_quickstart_runs_end_to_end() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
-    assert!(stdout.contains("experiment `quickstart`: 4 SUCCESS, 6 EARLY_STOPPED"), "{stdout}");
     for trial in ["baseline", "small_model", "lr_sweep[training.lr=0.3,model.l2=0.0]"] {
         assert!(stdout.contains(trial), "{stdout}");
     }
     assert!(stdout.contains("val_loss") && stdout.contains(" ± "), "{stdout}");
-    let runs = runs_json(&dir);
+    // The `tune` trial's search: 12 runs, ASHA prunes some.
+    assert!(stdout.contains("search `tune`: 12 of 12 suggested"), "{stdout}");
+    let (tune, runs): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
+        runs_json(&dir).into_iter().partition(|r| r["trial"].as_str().unwrap().starts_with("tune["));
+    assert_eq!(tune.len(), 12);
+    assert!(tune.iter().all(|r| ["SUCCESS", "EARLY_STOPPED", "PRUNED"].contains(&r["status"].as_str().unwrap())));
+    assert!(tune.iter().any(|r| r["status"] == "PRUNED"), "{tune:?}");
+    let pruned = tune.iter().filter(|r| r["status"] == "PRUNED").count();
+    assert!(stdout.contains(&format!("{pruned} PRUNED; record:")), "{stdout}");
     assert_eq!(runs.len(), 10);
+    assert_eq!(runs.iter().filter(|r| r["status"] == "SUCCESS").count(), 4, "{runs:?}");
     for run in &runs {
         assert!(run["status"] == "SUCCESS" || run["status"] == "EARLY_STOPPED", "{run}");
         assert!(run["metrics"]["val_acc"].as_f64().unwrap() > 0.6, "{run}");

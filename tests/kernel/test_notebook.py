@@ -144,16 +144,20 @@ def test_the_run_cell_live_table_ends_with_every_run_finished(executed):
     # then the per-trial summary.
     assert len(displays) == 2, [d.data.get("text/plain", "")[:80] for d in displays]
     live = displays[0].data
-    assert live["text/plain"].startswith("experiment `quickstart`: 10 of 10 done, 0 running, 0 queued"), live[
+    # 10 planned runs and the 12 of the `tune` trial's search.
+    assert live["text/plain"].startswith("experiment `quickstart`: 22 of 22 done, 0 running, 0 queued"), live[
         "text/plain"
     ][:200]
     html = live["text/html"]
-    assert "10 of 10 done, 0 running, 0 queued" in html
+    assert "22 of 22 done, 0 running, 0 queued" in html
+    # The search's line: how far it is, its best so far.
+    assert re.search(r"search `tune`: 12 of 12 suggested \(\d+ complete, \d+ pruned\); best val_loss", html), html[-2000:]
     rows = body_rows(html)
-    assert len(rows) == 10
+    assert len(rows) == 22
     statuses = column(html, "status")
-    assert set(statuses) <= FINISHED, statuses
+    assert set(statuses) <= FINISHED | {"PRUNED"}, statuses
     trials = column(html, "trial")
+    assert len([t for t in trials if t.startswith("tune[")]) == 12
     assert trials.count("baseline") == 3 and trials.count("small_model") == 3
     assert sorted(t for t in trials if t.startswith("lr_sweep[")) == sorted(SWEEP_CHILDREN)
     repeats = [r for t, r in zip(trials, column(html, "repeat")) if t == "baseline"]
@@ -180,8 +184,10 @@ def test_the_run_cell_ends_with_a_per_trial_summary(executed):
     html = summary["text/html"]
     assert header(html)[:3] == ["trial", "runs", "status"]
     assert {"val_loss", "val_acc", "train_loss", "train_acc"} <= set(header(html))
-    assert column(html, "trial") == ["baseline", "small_model", *SWEEP_CHILDREN]
-    assert column(html, "runs") == ["3", "3", "1", "1", "1", "1"]
+    trials = column(html, "trial")
+    assert trials[:6] == ["baseline", "small_model", *SWEEP_CHILDREN]
+    assert column(html, "runs")[:6] == ["3", "3", "1", "1", "1", "1"]
+    assert len([t for t in trials[6:] if t.startswith("tune[")]) == 12
     # Repeated trials show mean ± std.
     assert "±" in column(html, "val_loss")[0]
     out = stdout(c)
@@ -189,7 +195,8 @@ def test_the_run_cell_ends_with_a_per_trial_summary(executed):
     final = re.search(r"^experiment `quickstart`: (.*); record: (.*)$", out, re.M)
     assert final, out
     counts = dict((status, int(n)) for n, status in re.findall(r"(\d+) ([A-Z_]+)", final.group(1)))
-    assert set(counts) <= FINISHED and sum(counts.values()) == 10, final.group(1)
+    assert set(counts) <= FINISHED | {"PRUNED"} and sum(counts.values()) == 22, final.group(1)
+    assert re.search(r"^search `tune`: 12 of 12 suggested", out, re.M), out
     assert final.group(2).endswith("expman.db")
 
 

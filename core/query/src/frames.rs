@@ -394,14 +394,15 @@ impl<'a> Frames<'a> {
     pub fn trials(&self) -> Result<DataFrame, QueryError> {
         let mut stmt = self.store.conn().prepare(
             "SELECT e.name, t.name, t.base_name, t.sweep, COUNT(r.id),
-                    SUM(r.status = 'SUCCESS'), SUM(r.status = 'EARLY_STOPPED'), SUM(r.status IN ('FAILED', 'TIMEOUT', 'LOST')),
-                    SUM(r.status = 'KILLED'), SUM(r.status IN ('PENDING', 'RUNNING')), MIN(r.started_at), MAX(r.ended_at)
+                    SUM(r.status = 'SUCCESS'), SUM(r.status = 'EARLY_STOPPED'), SUM(r.status = 'PRUNED'),
+                    SUM(r.status IN ('FAILED', 'TIMEOUT', 'LOST')), SUM(r.status = 'KILLED'),
+                    SUM(r.status IN ('PENDING', 'RUNNING')), MIN(r.started_at), MAX(r.ended_at)
              FROM trials t JOIN experiments e ON e.id = t.experiment_id LEFT JOIN runs r ON r.trial_id = t.id
              WHERE (?1 IS NULL OR e.name = ?1) GROUP BY t.id ORDER BY t.id",
         )?;
         let mut rows = stmt.query([&self.experiment])?;
         let mut cols: (Vec<String>, Vec<String>, Vec<String>, Vec<Option<String>>) = (vec![], vec![], vec![], vec![]);
-        let mut counts: [Vec<i64>; 6] = Default::default();
+        let mut counts: [Vec<i64>; 7] = Default::default();
         let (mut first, mut last) = (vec![], vec![]);
         while let Some(r) = rows.next()? {
             cols.0.push(r.get(0)?);
@@ -411,11 +412,11 @@ impl<'a> Frames<'a> {
             for (i, c) in counts.iter_mut().enumerate() {
                 c.push(r.get::<_, Option<i64>>(4 + i)?.unwrap_or(0));
             }
-            first.push(r.get::<_, Option<i64>>(10)?);
-            last.push(r.get::<_, Option<i64>>(11)?);
+            first.push(r.get::<_, Option<i64>>(11)?);
+            last.push(r.get::<_, Option<i64>>(12)?);
         }
         let n = cols.0.len();
-        let [runs, success, early, failed, killed, active] = counts;
+        let [runs, success, early, pruned, failed, killed, active] = counts;
         Ok(DataFrame::new(
             n,
             vec![
@@ -426,6 +427,7 @@ impl<'a> Frames<'a> {
                 Column::new("runs".into(), runs),
                 Column::new("success".into(), success),
                 Column::new("early_stopped".into(), early),
+                Column::new("pruned".into(), pruned),
                 Column::new("failed".into(), failed),
                 Column::new("killed".into(), killed),
                 Column::new("active".into(), active),

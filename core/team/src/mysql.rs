@@ -33,6 +33,7 @@ pub const MYSQL_MIGRATIONS: &[Migration] = &[
     expman_store::migration!("../migrations/mysql/", 5, "0005", "slurm"),
     expman_store::migration!("../migrations/mysql/", 6, "0006", "replication"),
     expman_store::migration!("../migrations/mysql/", 7, "0007", "revision"),
+    expman_store::migration!("../migrations/mysql/", 8, "0008", "searches"),
 ];
 
 /// A server to connect to: `mysql://user@host[:port]/database`, with

@@ -1,0 +1,2 @@
+DROP TABLE search_points;
+DROP TABLE searches;
