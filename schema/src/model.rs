@@ -170,7 +170,7 @@ spelled_enum! {
     /// How a search chooses each run's settings.
     SearchMethod, open = false, {
         /// The Tree-structured Parzen Estimator: after a few random runs, settings likely to beat the best so far.
-        Tpe => ["tpe"],
+        Tpe => ["tpe", "bayes"],
         /// Independent uniform draws (on a log scale where the space says so).
         Random => ["random"],
         /// A shifted Halton sequence: random-looking, but covering the space more evenly.
@@ -209,8 +209,8 @@ spelled_enum! {
 pub struct SearchConfig {
     /// `tpe` (default), `random`, `quasi_random` or `grid`.
     pub method: Option<SearchMethod>,
-    /// The metric whose final value each run is judged by.
-    pub metric: String,
+    /// The metric whose final value each run is judged by (or, as in a W&B sweep, `{name: val_loss, goal: minimize}`).
+    pub metric: SearchMetric,
     /// `min` (default) or `max`: which direction is better.
     pub mode: Option<Mode>,
     /// How many runs the search makes at most (a grid stops at its end). Default: 20.
@@ -225,7 +225,26 @@ pub struct SearchConfig {
     #[schemars(range(min = 0))]
     pub seed: Option<u64>,
     /// Dotted settings keys, each with a distribution: `{uniform: [lo, hi]}`, `{loguniform: [lo, hi]}`, `{int: [lo, hi]}`, `{logint: [lo, hi]}` or `{choice: [a, b, ...]}`.
-    pub space: IndexMap<String, SpaceDist>,
+    pub space: Option<IndexMap<String, SpaceDist>>,
+    /// The space as a W&B sweep writes it: each key with `values`, `value`, or `distribution` with `min`/`max` (nested `parameters` give dotted keys).
+    pub parameters: Option<IndexMap<String, WandbParameter>>,
+    /// A W&B sweep's `early_terminate: {type: hyperband, min_iter, max_iter, eta, s}`: Hyperband pruning on the metric's steps.
+    pub early_terminate: Option<WandbEarlyTerminate>,
+    /// A W&B sweep's budget (`trials` wins when both are given).
+    #[schemars(range(min = 1))]
+    pub run_cap: Option<u32>,
+    /// Accepted from W&B sweep files; expman runs the trial's pipeline instead.
+    pub program: Option<Json>,
+    /// Accepted from W&B sweep files (not used).
+    pub command: Option<Json>,
+    /// Accepted from W&B sweep files (not used).
+    pub name: Option<String>,
+    /// Accepted from W&B sweep files (not used).
+    pub description: Option<String>,
+    /// Accepted from W&B sweep files (not used).
+    pub project: Option<String>,
+    /// Accepted from W&B sweep files (not used).
+    pub entity: Option<String>,
     /// Stop weak runs early (their status: PRUNED).
     pub prune: Option<PruneConfig>,
     /// TPE's settings.
@@ -233,6 +252,78 @@ pub struct SearchConfig {
     /// Points per continuous key of a `grid` search. Default: 5.
     #[schemars(range(min = 2))]
     pub grid_points: Option<u32>,
+}
+
+/// A search's objective: a metric's name, or W&B's `{name, goal}`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SearchMetric {
+    Name(String),
+    Wandb(WandbMetric),
+}
+
+/// W&B's spelling of a search's metric.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct WandbMetric {
+    pub name: String,
+    /// `minimize` (default) or `maximize`.
+    pub goal: Option<WandbGoal>,
+    /// Accepted (not used).
+    pub target: Option<f64>,
+}
+
+spelled_enum! {
+    /// W&B's direction of a sweep's metric.
+    WandbGoal, open = false, {
+        /// Smaller is better.
+        Minimize => ["minimize"],
+        /// Larger is better.
+        Maximize => ["maximize"],
+    }
+}
+
+/// One key of a W&B sweep's `parameters`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct WandbParameter {
+    /// `uniform`, `int_uniform`, `log_uniform_values`, `log_uniform` (bounds as exponents), `categorical`, `constant`, or their `q_` forms; inferred from `values`/`min`/`max` when absent.
+    pub distribution: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// One of these values.
+    pub values: Option<Vec<Json>>,
+    /// Always this value.
+    pub value: Option<Json>,
+    /// Accepted for `q_` distributions (the steps are not kept).
+    pub q: Option<f64>,
+    /// Accepted for W&B's `probabilities` of `values` (drawn uniformly here).
+    pub probabilities: Option<Vec<f64>>,
+    /// Keys nested under this one.
+    pub parameters: Option<IndexMap<String, WandbParameter>>,
+}
+
+/// W&B's `early_terminate`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct WandbEarlyTerminate {
+    /// `hyperband`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The first bracket's first rung.
+    #[schemars(range(min = 1))]
+    pub min_iter: Option<u64>,
+    /// The most steps a run gets.
+    #[schemars(range(min = 1))]
+    pub max_iter: Option<u64>,
+    /// Keep the best 1/`eta` at each rung. Default: 3.
+    #[schemars(range(min = 2))]
+    pub eta: Option<u64>,
+    /// Number of brackets (gives `max_iter` when absent).
+    #[schemars(range(min = 1))]
+    pub s: Option<u64>,
+    /// Accepted (not used).
+    pub strict: Option<bool>,
 }
 
 /// One key of a search space.
