@@ -246,10 +246,11 @@ pub enum PlotX {
     Time,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct PlotArgs {
-    /// The metric to plot.
-    pub metric: String,
+    /// The metric to plot (with `--history`: the search's metric).
+    #[arg(required_unless_present = "history")]
+    pub metric: Option<String>,
     /// Which runs (MLflow search syntax), e.g. `"trial LIKE 'lr_%'"`.
     pub filter: Option<String>,
     /// One line per trial (mean ± std across repeats) or per run.
@@ -263,6 +264,12 @@ pub struct PlotArgs {
     /// Where to write the chart: `.svg`, `.json` (Vega-Lite v5) or `.html` (a notebook also shows it).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A search's best value so far over its suggestions, instead of curves (one line per search).
+    #[arg(long, conflicts_with_all = ["by", "x", "filter"])]
+    pub history: bool,
+    /// With `--history`: only this trial's search.
+    #[arg(long, requires = "history")]
+    pub trial: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

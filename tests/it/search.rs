@@ -174,3 +174,20 @@ fn four_runners_share_one_search_without_duplicates() {
     let runners: BTreeSet<i64> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     assert!(runners.len() >= 2, "the runners shared the work: {runners:?}");
 }
+
+#[test]
+fn a_time_budget_stops_the_suggestions_and_lets_running_runs_end() {
+    let tmp = TempDir::new("search-time");
+    let dir = tmp.path().join("exp");
+    search_experiment(&dir, 4, 100, 100, 1);
+    let trials = std::fs::read_to_string(dir.join("trials.yaml")).unwrap();
+    std::fs::write(dir.join("trials.yaml"), trials.replace("    trials: 100\n", "    trials: 100\n    time: 1s\n"))
+        .unwrap();
+    let out = expman_in(&dir, &["run", "."]);
+    assert!(out.status.success(), "{}", text(&out));
+    let runs = runs_json(&dir);
+    // Runs of about 0.4 s, one at a time, for 1 s: a handful, each ended.
+    assert!((2..=5).contains(&runs.len()), "{}", runs.len());
+    assert!(runs.iter().all(|r| r["status"] == "SUCCESS" || r["status"] == "PRUNED"), "{runs:?}");
+    assert!(text(&out).contains(&format!("search `tune`: {} of 100 suggested", runs.len())), "{}", text(&out));
+}

@@ -3,7 +3,7 @@ nbclient against the real kernel, as `jupyter nbconvert --execute` would.
 
 The notebook and a clean copy of examples/quickstart/ (no outputs/) go to a
 scratch directory, the kernel's working directory; the notebook runs the
-whole quickstart experiment (10 runs of train.py), queries the record,
+whole quickstart experiment (10 runs of train.py and a search of 12), queries the record,
 compares, plots, runs SQL, adds a trial from a YAML cell and lists the
 workspace. Each test checks one part of the executed notebook's outputs.
 
@@ -206,10 +206,36 @@ def test_runs_is_an_html_table_as_the_cell_result(executed):
     (result,) = outputs(c, "execute_result")
     assert result.execution_count == c.execution_count
     html = result.data["text/html"]
-    assert len(body_rows(html)) == 10
+    assert len(body_rows(html)) == 22
     assert {"id", "trial", "status", "metrics.val_loss"} <= set(header(html))
-    assert set(column(html, "status")) <= FINISHED
-    assert "10 rows" in result.data["text/plain"]
+    assert set(column(html, "status")) <= FINISHED | {"PRUNED"}
+    assert "22 rows" in result.data["text/plain"]
+
+
+def test_search_shows_the_best_run_its_history_and_importance(executed):
+    nb, _ = executed
+    c = cell_exact(nb, "%expman search")
+    (result,) = outputs(c, "execute_result")
+    text = result.data["text/plain"]
+    assert text.startswith("search `tune` (experiment `quickstart`): TPE search for min val_loss"), text[:300]
+    assert re.search(r"^12 of 12 suggested: \d+ complete, \d+ pruned", text, re.M), text
+    assert re.search(r"^best val_loss [0-9.]+: run \w+ \(tune\[training\.lr=", text, re.M), text
+    history = text.split("\nhistory\n")[1].split("\n\nimportance")[0]
+    assert len([line for line in history.splitlines() if re.match(r"^\s*\d+\s+\w{8}\s", line)]) == 12, history
+    assert re.search(r"^  training\.lr\s+[01]\.\d\d", text, re.M), text
+
+
+def test_plot_history_draws_the_best_so_far(executed):
+    nb, _ = executed
+    c = cell_exact(nb, "%expman plot --history")
+    (result,) = outputs(c, "execute_result")
+    spec = result.data["application/vnd.vegalite.v5+json"]
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    values = [v for v in spec["data"]["values"] if v["series"] == "tune"]
+    ys = [v["y"] for v in sorted(values, key=lambda v: v["x"])]
+    assert ys and all(b <= a for a, b in zip(ys, ys[1:])), ys  # best so far only falls
+    assert "best val_loss so far" in result.data["text/plain"]
 
 
 def test_summary_gives_per_trial_statistics_and_the_best_runs(executed):
@@ -271,7 +297,9 @@ def test_sql_gives_a_table(executed):
     (result,) = outputs(c, "execute_result")
     html = result.data["text/html"]
     assert header(html) == ["trial", "lr", "l2", "runs", "mean_val_loss", "best_val_acc"]
-    assert sorted(column(html, "trial")) == sorted(["baseline", "small_model", *SWEEP_CHILDREN])
+    trials = column(html, "trial")
+    assert sorted(t for t in trials if not t.startswith("tune[")) == sorted(["baseline", "small_model", *SWEEP_CHILDREN])
+    assert len([t for t in trials if t.startswith("tune[")]) == 12
     means = [float(v) for v in column(html, "mean_val_loss")]
     assert means == sorted(means)  # ORDER BY mean_val_loss
     runs = dict(zip(column(html, "trial"), column(html, "runs")))

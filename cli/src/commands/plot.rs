@@ -13,6 +13,13 @@ use crate::args::{PlotArgs, PlotBy, PlotX};
 
 /// The chart of `args.metric` over the runs the filter selects.
 pub fn chart(args: &PlotArgs) -> anyhow::Result<Chart> {
+    let metric = match (&args.metric, args.history) {
+        (_, true) => return super::search::history_chart(&args.scope, args.trial.as_deref()),
+        (Some(metric), false) => metric.clone(),
+        (None, false) => bail!("name the metric to plot, e.g. `val_loss`"),
+    };
+    let args = &PlotArgs { metric: Some(metric.clone()), ..args.clone() };
+    let metric = &metric;
     let scope = Scope::open(&args.scope)?;
     let query = Query::parse(args.filter.as_deref().unwrap_or("")).map_err(|e| anyhow::anyhow!(e.render()))?;
     let runs = query.apply(scope.frames().runs()?)?;
@@ -20,7 +27,7 @@ pub fn chart(args: &PlotArgs) -> anyhow::Result<Chart> {
     if ids.is_empty() {
         bail!("no runs match{}", args.filter.as_deref().map(|f| format!(" `{f}`")).unwrap_or_default());
     }
-    let points = scope.frames().metrics(&ids, std::slice::from_ref(&args.metric))?;
+    let points = scope.frames().metrics(&ids, std::slice::from_ref(metric))?;
     if points.height() == 0 {
         let known: Vec<String> =
             scope.frames().metrics_columns(&ids, &[], &["key"])?.column("key")?.str()?.iter().flatten().fold(
@@ -32,10 +39,10 @@ pub fn chart(args: &PlotArgs) -> anyhow::Result<Chart> {
                     acc
                 },
             );
-        let hint = expman_schema::suggest::closest(&args.metric, known.iter().map(String::as_str))
+        let hint = expman_schema::suggest::closest(metric, known.iter().map(String::as_str))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| format!(" (metrics: {})", known.join(", ")));
-        bail!("these runs have no metric `{}`{hint}", args.metric);
+        bail!("these runs have no metric `{metric}`{hint}");
     }
     let by = match args.by {
         PlotBy::Trial => CurveBy::Trial,
@@ -46,9 +53,9 @@ pub fn chart(args: &PlotArgs) -> anyhow::Result<Chart> {
         PlotX::Epoch => CurveX::Epoch,
         PlotX::Time => CurveX::Time,
     };
-    let lines = curves::curves(&points, &args.metric, by, x)?;
+    let lines = curves::curves(&points, metric, by, x)?;
     if lines.iter().all(|l| l.points.is_empty()) {
-        bail!("no `{}` points have an {} (try `--x step`)", args.metric, x.label());
+        bail!("no `{metric}` points have an {} (try `--x step`)", x.label());
     }
     let names: Vec<String> = lines.iter().map(|c| c.name.clone()).collect();
     let shortened: Vec<String> = names.iter().map(|n| short_sweep_name(n)).collect();
@@ -72,9 +79,9 @@ pub fn chart(args: &PlotArgs) -> anyhow::Result<Chart> {
         .collect();
     let per = if by == CurveBy::Trial { "trial (mean ± std over repeats)" } else { "run" };
     Ok(Chart {
-        title: format!("{} by {per}", args.metric),
+        title: format!("{metric} by {per}"),
         x_label: x.label().to_string(),
-        y_label: args.metric.clone(),
+        y_label: metric.clone(),
         series_label: if by == CurveBy::Trial { "trial".into() } else { "run".into() },
         series,
     })

@@ -13,8 +13,9 @@ use expman_store::{Objective, RunStatus, SearchPoint, SearchRecord};
 use serde_json::json;
 
 use super::query::Scope;
-use crate::args::{HwFormat, SearchArgs};
+use crate::args::{HwFormat, ScopeArgs, SearchArgs};
 use crate::output::tables::TextTable;
+use expman_kernel::render::chart::{Chart, Point, Series};
 
 /// One search, read back.
 struct Report {
@@ -27,7 +28,13 @@ struct Report {
     max: bool,
 }
 
-pub fn search(mut args: SearchArgs) -> anyhow::Result<ExitCode> {
+pub fn search(args: SearchArgs) -> anyhow::Result<ExitCode> {
+    println!("{}", search_text(args)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `expman search` prints (and `%expman search` shows).
+pub fn search_text(mut args: SearchArgs) -> anyhow::Result<String> {
     if let Some(path) = args.path.take() {
         if args.scope.record.dir.is_some() {
             bail!("give the config directory once: as PATH or as --dir");
@@ -35,9 +42,57 @@ pub fn search(mut args: SearchArgs) -> anyhow::Result<ExitCode> {
         args.scope.record.dir = Some(path);
     }
     let scope = Scope::open(&args.scope)?;
+    let reports = reports(&scope, args.trial.as_deref(), args.all)?;
+    Ok(match args.format {
+        HwFormat::Json => {
+            let all: Vec<serde_json::Value> = reports.iter().map(Report::json).collect();
+            serde_json::to_string_pretty(&json!({ "searches": all }))?
+        }
+        HwFormat::Table => reports.iter().map(Report::text).collect::<Vec<_>>().join("\n\n"),
+    })
+}
+
+/// Best value so far over the suggestions of each search (of `trial`,
+/// when given): `%expman plot --history`.
+pub fn history_chart(scope: &ScopeArgs, trial: Option<&str>) -> anyhow::Result<Chart> {
+    let scope = Scope::open(scope)?;
+    let reports = reports(&scope, trial, false)?;
+    let metric = reports[0].record.metric.clone();
+    let mut series = Vec::new();
+    for report in &reports {
+        let mut best: Option<f64> = None;
+        let mut points = Vec::new();
+        for p in &report.points {
+            if let Some(v) = Report::complete(p).filter(|v| !v.is_nan())
+                && best.is_none_or(|b| report.mode().better(v, b))
+            {
+                best = Some(v);
+            }
+            if let Some(b) = best {
+                points.push(Point { x: p.number as f64, y: b, band: None });
+            }
+        }
+        series.push(Series { name: report.record.trial.clone(), points });
+    }
+    if series.iter().all(|s| s.points.is_empty()) {
+        bail!("no search has a complete run yet");
+    }
+    let same = reports.iter().all(|r| r.record.metric == metric);
+    Ok(Chart {
+        title: format!("best {} so far, by suggestion", if same { metric.as_str() } else { "value" }),
+        x_label: "suggestion".into(),
+        y_label: if same { metric } else { "objective".into() },
+        series_label: "search".into(),
+        series,
+    })
+}
+
+/// The searches in scope, read back: the latest of each trial (every one
+/// with `all`).
+fn reports(scope: &Scope, trial: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
     let store = scope.store();
-    let mut records = store.searches(scope.experiment(), args.trial.as_deref())?;
-    if !args.all {
+    let mut records = store.searches(scope.experiment(), trial)?;
+    if !all {
         // The latest search of each trial.
         let mut latest: Vec<SearchRecord> = Vec::new();
         for r in records.into_iter().rev() {
@@ -49,7 +104,7 @@ pub fn search(mut args: SearchArgs) -> anyhow::Result<ExitCode> {
         records = latest;
     }
     if records.is_empty() {
-        let which = args.trial.as_deref().map(|t| format!(" of trial `{t}`")).unwrap_or_default();
+        let which = trial.map(|t| format!(" of trial `{t}`")).unwrap_or_default();
         let experiment = scope.experiment().map(|e| format!(" in experiment `{e}`")).unwrap_or_default();
         bail!("no search{which}{experiment} in the record: a trial with `search:` makes one when it runs");
     }
@@ -58,17 +113,7 @@ pub fn search(mut args: SearchArgs) -> anyhow::Result<ExitCode> {
         let points = store.search_points(record.id, Objective { metric: &record.metric, by_epoch: true })?;
         reports.push(Report::new(record, points));
     }
-    match args.format {
-        HwFormat::Json => {
-            let all: Vec<serde_json::Value> = reports.iter().map(Report::json).collect();
-            println!("{}", serde_json::to_string_pretty(&json!({ "searches": all }))?);
-        }
-        HwFormat::Table => {
-            let texts: Vec<String> = reports.iter().map(Report::text).collect();
-            println!("{}", texts.join("\n\n"));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(reports)
 }
 
 impl Report {

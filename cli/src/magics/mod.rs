@@ -158,6 +158,13 @@ impl Magics {
                 cell.result(chart.bundle());
                 Ok(())
             }
+            MagicCommand::Search(mut a) => {
+                if a.path.is_none() {
+                    self.default_scope(&mut a.scope);
+                }
+                cell.result(Bundle::text(crate::commands::search::search_text(a).map_err(err)?));
+                Ok(())
+            }
             MagicCommand::Hw(a) => hw::hw(&a, cell),
             MagicCommand::Stop(a) => {
                 for line in self.background.stop(&a)? {

@@ -12,7 +12,7 @@ use expman_kernel::CellError;
 
 use crate::args::{
     CompareArgs, DiffArgs, ExperimentsArgs, ExportArgs, MetricsArgs, PlotArgs, RankArgs, RunOptions, RunsArgs,
-    ShowArgs, SqlArgs, SummaryArgs,
+    SearchArgs, ShowArgs, SqlArgs, SummaryArgs,
 };
 
 /// The magics, as clap parses them.
@@ -58,8 +58,10 @@ pub enum MagicCommand {
     Export(ExportArgs),
     /// The experiments in the record.
     Experiments(ExperimentsArgs),
-    /// Metric curves: Vega-Lite (with an SVG fallback); mean ± std bands with --by trial.
+    /// Metric curves: Vega-Lite (with an SVG fallback); mean ± std bands with --by trial; --history: a search's best so far.
     Plot(PlotArgs),
+    /// A search's state: best run, history of suggestions, each setting's importance.
+    Search(SearchArgs),
     /// The machine: CPU, memory, GPUs; --watch SECONDS keeps it live.
     Hw(HwMagicArgs),
     /// Stop background runs: a run id (prefix), a trial name, or --all.
