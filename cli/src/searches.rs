@@ -36,7 +36,12 @@ impl Searches {
                 Some(SearchJob {
                     trial,
                     def: def.clone(),
-                    fingerprint: fingerprint(block, &declared.settings_merged, &project.base),
+                    fingerprint: fingerprint(
+                        block,
+                        &declared.settings_merged,
+                        &project.base,
+                        self.overrides.merged.as_ref(),
+                    ),
                     expand: Box::new(move |settings| self.expand(&name, settings)),
                 })
             })

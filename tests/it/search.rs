@@ -191,3 +191,43 @@ fn a_time_budget_stops_the_suggestions_and_lets_running_runs_end() {
     assert!(runs.iter().all(|r| r["status"] == "SUCCESS" || r["status"] == "PRUNED"), "{runs:?}");
     assert!(text(&out).contains(&format!("search `tune`: {} of 100 suggested", runs.len())), "{}", text(&out));
 }
+
+#[test]
+fn the_quickstart_search_killed_and_resumed_finishes_its_twelve_runs() {
+    let tmp = TempDir::new("search-quickstart-kill");
+    let dir = tmp.path().join("quickstart");
+    crate::support::copy_dir(&crate::support::repo_root().join("examples/quickstart"), &dir);
+    let _ = std::fs::remove_dir_all(dir.join("outputs"));
+    // More data: epochs slow enough that the kill lands mid-search.
+    let args = ["run", ".", "--trial", "tune", "data.n_train=6000"];
+    let mut child = Command::new(bin("expman"))
+        .args(args)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = dir.join("outputs/expman.db");
+    let started = || {
+        let Ok(store) = Store::open(&db) else { return false };
+        let Ok(rows) = store.list_runs(Some("quickstart")) else { return false };
+        rows.iter().filter(|r| r.status.is_final()).count() >= 1 && rows.iter().any(|r| r.status.as_str() == "RUNNING")
+    };
+    assert!(wait_until(Duration::from_secs(120), started), "the search did not get going");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = runs_json(&dir);
+    assert!(before.iter().any(|r| r["status"] == "LOST"), "{before:?}");
+    assert!(before.len() < 12);
+
+    let out = expman_in(&dir, &[&args[..], &["--resume"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("search `tune`: 12 of 12 suggested"), "{}", text(&out));
+    let store = Store::open(&db).unwrap();
+    let searches = store.searches(Some("quickstart"), Some("tune")).unwrap();
+    assert_eq!(searches.len(), 1, "--resume continued the search");
+    let points = store.search_points(searches[0].id, Objective { metric: "val_loss", by_epoch: true }).unwrap();
+    assert_eq!(points.iter().map(|p| p.number).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+    assert!(points.iter().all(|p| p.status.is_some_and(|s| s.is_done())), "{points:?}");
+}

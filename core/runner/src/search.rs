@@ -42,8 +42,9 @@ pub struct SearchJob<'a> {
 
 /// A search's identity for `--resume`: its block without the budget keys
 /// (`trials`, `time`, `parallel`: raising the budget continues the same
-/// search), the trial's settings and base.yaml, hashed.
-pub fn fingerprint(search_block: &Node, settings: &Node, base: &Node) -> String {
+/// search), the trial's settings, base.yaml and the command line's
+/// overrides, hashed.
+pub fn fingerprint(search_block: &Node, settings: &Node, base: &Node, overrides: Option<&Node>) -> String {
     let mut block = search_block.clone();
     if let Some(map) = block.as_map_mut() {
         for key in ["trials", "time", "parallel"] {
@@ -55,6 +56,9 @@ pub fn fingerprint(search_block: &Node, settings: &Node, base: &Node) -> String 
     all.insert("search".to_string(), span, block);
     all.insert("settings".to_string(), span, settings.clone());
     all.insert("base".to_string(), span, base.clone());
+    if let Some(overrides) = overrides {
+        all.insert("overrides".to_string(), span, overrides.clone());
+    }
     expman_schema::config_hash(&Node::new(expman_schema::Value::map(all), span))
 }
 
