@@ -155,7 +155,7 @@ pub fn read(node: &Node, base: Option<&Node>, trial: &str, out: &mut Vec<Diagnos
             }
             return None;
         }
-        return finish(node, map, trial, (metric, mode, seed, method), dims, keys, out, before);
+        return finish(node, map, trial, (metric, mode, seed, method), (dims, keys), out, before);
     };
     for (key, entry) in space_node.as_map()?.iter() {
         let Some((kind, bounds)) = entry.value.as_map().and_then(|m| m.iter().next()) else { continue };
@@ -187,7 +187,7 @@ pub fn read(node: &Node, base: Option<&Node>, trial: &str, out: &mut Vec<Diagnos
         dims.push(Dim::new(&key, dist));
         keys.push(SearchKey { key, key_span: entry.key_span, choices });
     }
-    finish(node, map, trial, (metric, mode, seed, method), dims, keys, out, before)
+    finish(node, map, trial, (metric, mode, seed, method), (dims, keys), out, before)
 }
 
 /// The rest of a search once its space is read: budget, time, parallel,
@@ -197,8 +197,7 @@ fn finish(
     map: &Map,
     trial: &str,
     (metric, mode, seed, method): (String, Mode, u64, Method),
-    dims: Vec<Dim>,
-    keys: Vec<SearchKey>,
+    (dims, keys): (Vec<Dim>, Vec<SearchKey>),
     out: &mut Vec<Diagnostic>,
     before: usize,
 ) -> Option<SearchDef> {
