@@ -233,18 +233,24 @@ pub struct SearchConfig {
     /// A W&B sweep's budget (`trials` wins when both are given).
     #[schemars(range(min = 1))]
     pub run_cap: Option<u32>,
-    /// Accepted from W&B sweep files; expman runs the trial's pipeline instead.
+    /// Not used by expman (a W&B sweep's program: expman runs the trial's pipeline).
+    #[schemars(extend("x-expman-unused" = true))]
     pub program: Option<Json>,
-    /// Accepted from W&B sweep files (not used).
+    /// Not used by expman (a W&B sweep's command: expman runs the trial's pipeline).
+    #[schemars(extend("x-expman-unused" = true))]
     pub command: Option<Json>,
-    /// Accepted from W&B sweep files (not used).
-    pub name: Option<String>,
-    /// Accepted from W&B sweep files (not used).
-    pub description: Option<String>,
-    /// Accepted from W&B sweep files (not used).
-    pub project: Option<String>,
-    /// Accepted from W&B sweep files (not used).
-    pub entity: Option<String>,
+    /// Not used by expman (a W&B sweep's name).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub name: Option<Json>,
+    /// Not used by expman (a W&B sweep's description).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub description: Option<Json>,
+    /// Not used by expman (a W&B project).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub project: Option<Json>,
+    /// Not used by expman (a W&B entity).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub entity: Option<Json>,
     /// Stop weak runs early (their status: PRUNED).
     pub prune: Option<PruneConfig>,
     /// TPE's settings.
@@ -269,8 +275,9 @@ pub struct WandbMetric {
     pub name: String,
     /// `minimize` (default) or `maximize`.
     pub goal: Option<WandbGoal>,
-    /// Accepted (not used).
-    pub target: Option<f64>,
+    /// Not used by expman (W&B stops the sweep at this value).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub target: Option<Json>,
 }
 
 spelled_enum! {
@@ -295,10 +302,12 @@ pub struct WandbParameter {
     pub values: Option<Vec<Json>>,
     /// Always this value.
     pub value: Option<Json>,
-    /// Accepted for `q_` distributions (the steps are not kept).
-    pub q: Option<f64>,
-    /// Accepted for W&B's `probabilities` of `values` (drawn uniformly here).
-    pub probabilities: Option<Vec<f64>>,
+    /// Not used by expman (`q_` distributions are drawn without their steps).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub q: Option<Json>,
+    /// Not used by expman (`values` are drawn with equal chances).
+    #[schemars(extend("x-expman-unused" = true))]
+    pub probabilities: Option<Json>,
     /// Keys nested under this one.
     pub parameters: Option<IndexMap<String, WandbParameter>>,
 }
@@ -322,8 +331,9 @@ pub struct WandbEarlyTerminate {
     /// Number of brackets (gives `max_iter` when absent).
     #[schemars(range(min = 1))]
     pub s: Option<u64>,
-    /// Accepted (not used).
-    pub strict: Option<bool>,
+    /// Not used by expman.
+    #[schemars(extend("x-expman-unused" = true))]
+    pub strict: Option<Json>,
 }
 
 /// One key of a search space.

@@ -14,6 +14,7 @@
 //! - [`sampling`]: the hardware sampling thread;
 //! - [`search`]: trials with a `search:`, whose runs are suggested as
 //!   slots free up, and their pruning;
+//! - `rows`: the record rows a planned run becomes;
 //! - [`slurm`]: the Slurm executor;
 //! - [`recovery`]: runs whose runner died are marked LOST, with everything
 //!   they reported ingested; also where a workspace's store is opened;
@@ -51,6 +52,7 @@ pub mod pipeline;
 mod prepare;
 pub mod protocol;
 pub mod recovery;
+mod rows;
 pub mod sampling;
 mod scheduler;
 pub mod search;

@@ -20,8 +20,9 @@ use crate::ingest_thread;
 use crate::launch::{LaunchContext, Launched, Message, Queued, launch};
 use crate::pipeline::{Outcome, PipelineRegistry, Stopper};
 use crate::prepare::{self, STOP_FILE, STOP_REQUEST_FILE};
+use crate::rows::{RunTarget, sweep_json};
 use crate::sampling::{SamplerHandle, SamplerThread};
-use crate::search::{ActiveSearch, SearchJob};
+use crate::search::{ActiveSearch, SearchJob, SearchLink};
 use crate::slurm::{SlurmExecutor, SlurmSettings};
 use crate::team::TeamThread;
 use crate::workspace::Workspace;
@@ -29,7 +30,7 @@ use crate::{Observer, RunInfo, RunReport, RunnerEvent, RunnerOptions, StopTarget
 use expman_os::hardware::{GpuPolicy, Gpus, Sample, Sampler};
 use expman_os::process;
 use expman_os::time::now_ms;
-use expman_store::{ActiveRun, NewRun, RunFinish, RunRef, RunStatus, Store};
+use expman_store::{ActiveRun, RunFinish, RunRef, RunStatus, Store};
 use expman_trackers::TrackerEnv;
 use expman_trackers::thread::TrackerThread;
 
@@ -86,7 +87,7 @@ pub struct Scheduler<'a> {
     /// Which search each active run of a search belongs to.
     search_runs: HashMap<i64, usize>,
     /// Where claimed runs are recorded.
-    to_queue: ToQueue<'a>,
+    target: RunTarget<'a>,
 }
 
 impl<'a> Scheduler<'a> {
@@ -209,7 +210,7 @@ impl<'a> Scheduler<'a> {
             exited: Vec::new(),
             searches: active_searches,
             search_runs: HashMap::new(),
-            to_queue,
+            target: RunTarget { workspace, experiment, experiment_id, runner_id },
         };
         for (queued, orphan) in queued.adopted {
             scheduler.reattach(queued, orphan)?;
@@ -572,14 +573,15 @@ impl<'a> Scheduler<'a> {
                 if search.exhausted || search.running_here >= search.parallel {
                     break;
                 }
-                let Some(claimed) = search.claim(&mut self.store, index, &self.to_queue)? else {
+                let Some(claimed) = search.claim(&mut self.store, &self.target, self.options.resume)? else {
                     let progress = search.progress(&self.store)?;
                     self.observer.on_event(RunnerEvent::Search { progress: &progress });
                     break;
                 };
-                let Some(invalid) = claimed.invalid else { return Ok(Some(claimed.queued)) };
+                let link = SearchLink { index, number: claimed.number, pruning: search.pruning.clone() };
+                let queued = Queued { plan: claimed.plan, run: claimed.run, search: Some(link) };
+                let Some(invalid) = claimed.invalid else { return Ok(Some(queued)) };
                 let message = format!("the settings the search suggested are invalid: {invalid}");
-                let queued = claimed.queued;
                 let finish = RunFinish {
                     status: RunStatus::Failed,
                     exit_code: None,
@@ -969,12 +971,12 @@ fn open_experiment(store: &mut Store, project: &Project) -> Result<(i64, i64), R
 }
 
 /// Where the planned runs go: rows in the record, PENDING.
-pub(crate) struct ToQueue<'w> {
-    pub workspace: &'w Workspace,
-    pub experiment: &'w str,
-    pub experiment_id: i64,
-    pub runner_id: i64,
-    pub resume: bool,
+struct ToQueue<'w> {
+    workspace: &'w Workspace,
+    experiment: &'w str,
+    experiment_id: i64,
+    runner_id: i64,
+    resume: bool,
 }
 
 /// The runs to start, and the Slurm jobs of an earlier runner to watch.
@@ -1028,35 +1030,16 @@ impl ToQueue<'_> {
     fn create_run(&self, store: &mut Store, plan: &RunPlan, trial_id: i64) -> Result<RunRef, RunError> {
         let attempt = store.attempts(self.experiment_id, trial_id, plan.repeat, &plan.config_hash)? + 1;
         let uid = new_run_uid();
-        let mut new = new_run(self, plan, trial_id, &uid);
+        let target = RunTarget {
+            workspace: self.workspace,
+            experiment: self.experiment,
+            experiment_id: self.experiment_id,
+            runner_id: self.runner_id,
+        };
+        let mut new = target.new_run(plan, trial_id, &uid);
         new.attempt = attempt;
         Ok(store.create_run(&new, &uid)?)
     }
-}
-
-/// A plan's run row (attempt 1; secrets masked).
-pub(crate) fn new_run(to: &ToQueue<'_>, plan: &RunPlan, trial_id: i64, uid: &str) -> NewRun {
-    let masked = expman_schema::secrets::mask(&plan.config);
-    NewRun {
-        experiment_id: to.experiment_id,
-        trial_id,
-        repeat: plan.repeat,
-        attempt: 1,
-        config_json: masked.to_json().to_string(),
-        config_hash: plan.config_hash.clone(),
-        seed: plan.seed,
-        run_dir: to.workspace.run_dir(to.experiment, &plan.trial, uid).display().to_string(),
-        runner_id: to.runner_id,
-        params: prepare::flatten_params(&masked),
-        tags: plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-    }
-}
-
-/// A plan's sweep point as the trial row keeps it (JSON), if it has one.
-pub(crate) fn sweep_json(plan: &RunPlan) -> Option<String> {
-    (!plan.sweep.is_empty()).then(|| {
-        serde_json::Value::Object(plan.sweep.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()).to_string()
-    })
 }
 
 /// The trial's row (with its sweep point, when it has one).

@@ -23,7 +23,7 @@ use expman_store::{NewSearch, Objective, PointClaim, RunStatus, SearchPoint, Sea
 
 use crate::callbacks::{Action, Callback, CallbackRun, Point};
 use crate::error::RunError;
-use crate::launch::Queued;
+use crate::rows::{RunTarget, sweep_json};
 
 /// Expands a suggestion's settings into its run: the plan, and the
 /// rendered problems when its config is invalid (the run then ends FAILED
@@ -158,8 +158,11 @@ pub fn encode_params(params: &[Value]) -> String {
 }
 
 /// The values back, typed by the space (`None` if they do not fit it).
+/// Numbers are parsed by Rust's exact parser, so a float comes back as
+/// the same `f64` (the JSON parser may be one unit off in the last place).
 pub fn decode_params(space: &Space, json: &str) -> Option<Vec<Value>> {
-    let items: Vec<serde_json::Value> = serde_json::from_str(json).ok()?;
+    let inner = json.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let items: Vec<&str> = if inner.trim().is_empty() { Vec::new() } else { inner.split(',').map(str::trim).collect() };
     if items.len() != space.dims.len() {
         return None;
     }
@@ -168,9 +171,9 @@ pub fn decode_params(space: &Space, json: &str) -> Option<Vec<Value>> {
         .iter()
         .zip(items)
         .map(|(dim, item)| match dim.dist {
-            Dist::Int { .. } => item.as_i64().map(Value::Int),
-            Dist::Choice { n } => item.as_u64().map(|i| i as usize).filter(|i| *i < n).map(Value::Choice),
-            _ => item.as_f64().map(Value::Float),
+            Dist::Int { .. } => item.parse::<i64>().ok().map(Value::Int),
+            Dist::Choice { n } => item.parse::<usize>().ok().filter(|i| *i < n).map(Value::Choice),
+            _ => item.parse::<f64>().ok().filter(|x| x.is_finite()).map(Value::Float),
         })
         .collect()
 }
@@ -224,9 +227,12 @@ pub(crate) struct ActiveSearch<'j> {
     pub warned_missing: bool,
 }
 
-/// A claimed run of a search, and the problem of its config, if any.
+/// A claimed run of a search (recorded PENDING), and the problem of its
+/// config, if any.
 pub(crate) struct Claimed {
-    pub queued: Queued,
+    pub number: u64,
+    pub plan: RunPlan,
+    pub run: expman_store::RunRef,
     pub invalid: Option<String>,
 }
 
@@ -309,8 +315,8 @@ impl<'j> ActiveSearch<'j> {
     pub fn claim(
         &mut self,
         store: &mut Store,
-        index: usize,
-        cx: &crate::scheduler::ToQueue<'_>,
+        target: &RunTarget<'_>,
+        resume: bool,
     ) -> Result<Option<Claimed>, RunError> {
         let def = &self.job.def;
         let time_up = def.time.is_some_and(|t| {
@@ -319,7 +325,7 @@ impl<'j> ActiveSearch<'j> {
         let mut made: Option<(RunPlan, Option<String>)> = None;
         let objective = Objective { metric: &def.metric, by_epoch: def.prune.as_ref().is_none_or(|p| p.by_epoch) };
         let claimed = store.claim_search_point(self.record.id, objective, |points| {
-            let again = if cx.resume {
+            let again = if resume {
                 points.iter().find(|p| {
                     p.interrupted() && p.run.is_some() && decode_params(&def.search.space, &p.params).is_some()
                 })
@@ -342,14 +348,14 @@ impl<'j> ActiveSearch<'j> {
             };
             let (plan, invalid) = (self.job.expand)(&def.settings(&params))?;
             let uid = crate::new_run_uid();
-            let mut run = crate::scheduler::new_run(cx, &plan, 0, &uid);
+            let mut run = target.new_run(&plan, 0, &uid);
             run.tags.push(("search.number".into(), number.to_string()));
             let claim = PointClaim {
                 number,
                 params: encode_params(&params),
                 trial: plan.trial.clone(),
                 trial_base: plan.trial_base.clone(),
-                sweep: crate::scheduler::sweep_json(&plan),
+                sweep: sweep_json(&plan),
                 description: plan.desc.clone(),
                 run,
                 uid,
@@ -363,8 +369,7 @@ impl<'j> ActiveSearch<'j> {
             return Ok(None);
         };
         self.running_here += 1;
-        let search = SearchLink { index, number, pruning: self.pruning.clone() };
-        Ok(Some(Claimed { queued: Queued { plan, run, search: Some(search) }, invalid }))
+        Ok(Some(Claimed { number, plan, run, invalid }))
     }
 }
 

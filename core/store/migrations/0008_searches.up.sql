@@ -6,8 +6,9 @@ CREATE TABLE searches (
     experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
     -- The trial's declared name.
     trial         TEXT    NOT NULL,
-    -- SHA-256 of the search block and the trial's settings: `--resume`
-    -- continues only a search defined the same way.
+    -- SHA-256 of its definition (the block without its budget keys, the
+    -- trial's settings, base.yaml, the overrides): `--resume` continues
+    -- only a search defined the same way.
     fingerprint   TEXT    NOT NULL,
     definition    TEXT    NOT NULL,
     metric        TEXT    NOT NULL,
