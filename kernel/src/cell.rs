@@ -98,6 +98,8 @@ struct CellInner {
     silent: bool,
     interrupted: Arc<AtomicBool>,
     displays: AtomicU64,
+    /// `execute_reply` payloads (`page`), taken when the cell ends.
+    payload: std::sync::Mutex<Vec<Value>>,
 }
 
 impl Cell {
@@ -123,6 +125,7 @@ impl Cell {
                 silent,
                 interrupted: Arc::new(AtomicBool::new(false)),
                 displays: AtomicU64::new(0),
+                payload: std::sync::Mutex::new(Vec::new()),
             }),
         }
     }
@@ -193,6 +196,25 @@ impl Cell {
             let content = json!({"execution_count": count, "data": bundle.data, "metadata": bundle.metadata});
             (content, Output::Result(bundle))
         });
+    }
+
+    /// Text for the front end's pager (`?` help), as IPython sends it: a
+    /// `page` payload in the `execute_reply`, not an output (JupyterLab
+    /// opens its pager; the classic notebook its help panel). Without a
+    /// kernel reply (IPython's channel), the cell's result.
+    pub fn page(&self, text: &str) {
+        match &self.inner.sink {
+            Sink::IoPub { .. } => {
+                let page = json!({"source": "page", "data": {"text/plain": text}, "start": 0});
+                self.inner.payload.lock().unwrap_or_else(|e| e.into_inner()).push(page);
+            }
+            Sink::Channel(_) => self.result(Bundle::text(text)),
+        }
+    }
+
+    /// The payloads for the `execute_reply` (taken once).
+    pub fn take_payload(&self) -> Vec<Value> {
+        std::mem::take(&mut *self.inner.payload.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Whether the user pressed stop (`interrupt_request`).

@@ -13,6 +13,13 @@ pub fn message(msg_type: &str, content: Value, parent: &JupyterMessage) -> Jupyt
     m
 }
 
+/// A message that answers no request (`iopub_welcome`): an empty parent header.
+pub fn unparented(msg_type: &str, content: Value) -> JupyterMessage {
+    let mut m = JupyterMessage::new(UnknownMessage { msg_type: msg_type.to_string(), content }, None);
+    m.header.username = "expman".into();
+    m
+}
+
 /// `kernel_info_request` → `kernel_info_reply`: the type a reply to
 /// `request_type` has.
 pub fn reply_type(request_type: &str) -> String {

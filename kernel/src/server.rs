@@ -4,7 +4,9 @@
 //!   blocking thread while this loop waits for it (as ipykernel does);
 //! - control (ROUTER): interrupt, shutdown, kernel_info, answered at once,
 //!   also while a cell runs;
-//! - iopub (PUB): one task sends everything queued by cells and loops;
+//! - iopub (XPUB): one task sends everything queued by cells and loops,
+//!   and greets each new subscriber with `iopub_welcome` (JEP 65), so a
+//!   client knows from when on it misses nothing;
 //! - heartbeat (REP): echoes each ping as it came;
 //! - stdin (ROUTER): bound, unused (expman never asks for input).
 //!
@@ -21,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use jupyter_protocol::{ConnectionInfo, JupyterMessage, JupyterMessageContent};
 use jupyter_zmq_client::{
-    RuntimeError, create_kernel_control_connection, create_kernel_heartbeat_connection, create_kernel_iopub_connection,
-    create_kernel_shell_connection, create_kernel_stdin_connection,
+    RuntimeError, SubscriptionEvent, create_kernel_control_connection, create_kernel_heartbeat_connection,
+    create_kernel_iopub_xpub_connection, create_kernel_shell_connection, create_kernel_stdin_connection,
 };
 use serde_json::{Value, json};
 
@@ -61,18 +63,12 @@ pub async fn serve(info: ConnectionInfo, interpreter: Arc<dyn Interpreter>) -> R
     let shell = create_kernel_shell_connection(&info, &session).await.map_err(bind("shell"))?;
     let control = create_kernel_control_connection(&info, &session).await.map_err(bind("control"))?;
     let _stdin = create_kernel_stdin_connection(&info, &session).await.map_err(bind("stdin"))?;
-    let mut iopub_socket = create_kernel_iopub_connection(&info, &session).await.map_err(bind("iopub"))?;
+    let iopub_socket = create_kernel_iopub_xpub_connection(&info, &session).await.map_err(bind("iopub"))?;
     let mut heartbeat = create_kernel_heartbeat_connection(&info).await.map_err(bind("heartbeat"))?;
     tracing::info!("kernel listening on {} (shell port {})", info.ip, info.shell_port);
 
-    let (iopub, mut queue) = tokio::sync::mpsc::unbounded_channel::<JupyterMessage>();
-    let iopub_task = tokio::spawn(async move {
-        while let Some(msg) = queue.recv().await {
-            if let Err(e) = iopub_socket.send(msg).await {
-                tracing::warn!("cannot publish on iopub: {e}");
-            }
-        }
-    });
+    let (iopub, queue) = tokio::sync::mpsc::unbounded_channel::<JupyterMessage>();
+    let iopub_task = tokio::spawn(publish(iopub_socket, queue));
     tokio::spawn(async move { wire::echo_heartbeats(&mut heartbeat.socket).await });
 
     let kernel = Arc::new(Kernel {
@@ -125,6 +121,40 @@ pub async fn serve(info: ConnectionInfo, interpreter: Arc<dyn Interpreter>) -> R
     drop(kernel);
     let _ = tokio::time::timeout(Duration::from_secs(2), iopub_task).await;
     Ok(())
+}
+
+/// The IOPub task: sends what cells and loops queue, and answers each
+/// subscription with `iopub_welcome` (JEP 65). An XPUB socket registers a
+/// subscriber only when its subscription is read, so reading goes on all
+/// the time; reading a stream's next item is safe to cancel.
+async fn publish(
+    mut socket: jupyter_zmq_client::KernelIoPubXPubConnection,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<JupyterMessage>,
+) {
+    loop {
+        tokio::select! {
+            queued = queue.recv() => {
+                let Some(msg) = queued else { break };
+                if let Err(e) = socket.send(msg).await {
+                    tracing::warn!("cannot publish on iopub: {e}");
+                }
+            }
+            event = socket.recv_subscription() => match event {
+                Ok(SubscriptionEvent::Subscribe(topic)) => {
+                    let welcome = crate::message::unparented("iopub_welcome", json!({"subscription": topic}));
+                    if let Err(e) = socket.send(welcome).await {
+                        tracing::warn!("cannot greet an iopub subscriber: {e}");
+                    }
+                }
+                Ok(SubscriptionEvent::Unsubscribe(_)) => {}
+                Err(e) => {
+                    tracing::debug!("iopub: {e}");
+                    // A peer that went away: do not spin on its error.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+    }
 }
 
 /// The process Jupyter says started the kernel (`JPY_PARENT_PID`).
@@ -326,6 +356,7 @@ impl Kernel {
             self.publish("execute_input", json!({"code": code, "execution_count": count}), request);
         }
         let cell = Cell::new(self.iopub.clone(), request.clone(), count, silent);
+        let pages = cell.clone();
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(cell.interrupt_flag());
         let interpreter = self.interpreter.clone();
         let worker_cell = cell.clone();
@@ -354,7 +385,12 @@ impl Kernel {
             Err(e) => Some(crate::interpreter::CellError::new("InternalError", format!("the cell's thread: {e}"))),
         };
         match error {
-            None => json!({"status": "ok", "execution_count": count, "payload": [], "user_expressions": {}}),
+            None => json!({
+                "status": "ok",
+                "execution_count": count,
+                "payload": pages.take_payload(),
+                "user_expressions": {},
+            }),
             Some(e) => {
                 if !silent {
                     self.publish(

@@ -10,9 +10,11 @@
 //!   document version are dropped;
 //! - [`context`]: where a cursor is (key or value, the path of keys, which
 //!   trial), from the text, tolerant of half-typed lines;
-//! - one module per feature: [`diagnostics`], [`completion`], [`hover`],
-//!   [`definition`], [`symbols`] (outline and folding), [`lens`] (code
-//!   lenses and merge previews), [`actions`] (quick fixes);
+//! - one module per feature: [`diagnostics`] (pushed and pulled),
+//!   [`completion`], [`hover`], [`definition`], [`symbols`] (outline and
+//!   folding), [`lens`] (code lenses and merge previews), [`actions`]
+//!   (quick fixes), [`navigate`] (references, rename, inlay hints,
+//!   workspace symbols, over [`keys`]: where each key and trial is written);
 //! - [`convert`]: byte spans to LSP positions (UTF-16) and back;
 //! - [`ext`]: the custom request `expman/mergePreview`;
 //! - [`worker`]: the one thread analyses run (and are freed) on;
@@ -31,7 +33,9 @@ pub mod definition;
 pub mod diagnostics;
 pub mod ext;
 pub mod hover;
+pub mod keys;
 pub mod lens;
+pub mod navigate;
 pub mod server;
 pub mod settings;
 pub mod symbols;

@@ -247,6 +247,19 @@ impl LanguageServer for Backend {
                     ..CodeActionOptions::default()
                 })),
                 code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+                references_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Right(RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                })),
+                inlay_hint_provider: Some(OneOf::Left(true)),
+                workspace_symbol_provider: Some(OneOf::Left(true)),
+                diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                    identifier: Some("expman".into()),
+                    inter_file_dependencies: true,
+                    workspace_diagnostics: false,
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                })),
                 ..ServerCapabilities::default()
             },
         })
@@ -408,6 +421,84 @@ impl LanguageServer for Backend {
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         Ok(guard("code actions", || Some(crate::actions::quick_fixes(&params.context.diagnostics))))
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let position = params.text_document_position;
+        let Some((path, _, text, _)) = self.inputs(&position.text_document.uri).await else { return Ok(None) };
+        let Some(snap) = self.fresh_snapshot(&path).await else { return Ok(None) };
+        let offset = text.offset(position.position);
+        let declaration = params.context.include_declaration;
+        Ok(guard("references", || crate::navigate::references(&snap, &path, offset, declaration)))
+    }
+
+    async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
+        let Some((path, _, text, _)) = self.inputs(&params.text_document.uri).await else { return Ok(None) };
+        let Some(snap) = self.fresh_snapshot(&path).await else { return Ok(None) };
+        let offset = text.offset(params.position);
+        Ok(guard("prepare rename", || {
+            let (range, placeholder) = crate::navigate::prepare_rename(&snap, &path, offset)?;
+            Some(PrepareRenameResponse::RangeWithPlaceholder { range, placeholder })
+        }))
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let position = params.text_document_position;
+        let Some((path, _, text, _)) = self.inputs(&position.text_document.uri).await else { return Ok(None) };
+        let Some(snap) = self.fresh_snapshot(&path).await else { return Ok(None) };
+        let offset = text.offset(position.position);
+        let outcome = guard("rename", || Some(crate::navigate::rename(&snap, &path, offset, &params.new_name)));
+        match outcome {
+            Some(Ok(edit)) => Ok(Some(edit)),
+            Some(Err(why)) => Err(RpcError::invalid_params(why)),
+            None => Err(RpcError::internal_error()),
+        }
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
+        let Some(path) = path_of(&params.text_document.uri) else { return Ok(None) };
+        if self.world().target_of(&path).is_none() {
+            return Ok(None);
+        }
+        let Some(snap) = self.fresh_snapshot(&path).await else { return Ok(None) };
+        let range = params.range;
+        Ok(guard("inlay hints", || {
+            let hints = crate::navigate::inlay_hints(&snap, &path);
+            Some(hints.into_iter().filter(|h| range.start <= h.position && h.position <= range.end).collect())
+        }))
+    }
+
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
+        let snaps: Vec<Arc<Snapshot>> = {
+            let world = self.world();
+            let targets: Vec<Target> = world.snapshots.keys().cloned().collect();
+            targets.iter().filter_map(|t| world.snapshots.get(t).cloned()).collect()
+        };
+        Ok(guard("workspace symbols", || {
+            let refs: Vec<&Snapshot> = snaps.iter().map(Arc::as_ref).collect();
+            Some(WorkspaceSymbolResponse::Nested(crate::navigate::workspace_symbols(&refs, &params.query)))
+        }))
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        let full = |items: Vec<Diagnostic>| {
+            DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
+                RelatedFullDocumentDiagnosticReport {
+                    related_documents: None,
+                    full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+                },
+            ))
+        };
+        let Some(path) = path_of(&params.text_document.uri) else { return Ok(full(Vec::new())) };
+        if self.world().target_of(&path).is_none() {
+            return Ok(full(Vec::new()));
+        }
+        let Some(snap) = self.fresh_snapshot(&path).await else { return Ok(full(Vec::new())) };
+        let items = {
+            let world = self.world();
+            guard("pulled diagnostics", || crate::diagnostics::by_file(&snap, &world.settings).remove(&path))
+        };
+        Ok(full(items.unwrap_or_default()))
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {

@@ -230,3 +230,143 @@ fn completion_on_half_typed_lines() {
         expect![[r#"repeat -> "repeat: "  (an integer)"#]],
     );
 }
+
+/// `file line:col-col` of each place, sorted (0-based, as LSP counts).
+fn places(snap: &Snapshot, locations: &[tower_lsp_server::ls_types::Location]) -> String {
+    let _ = snap;
+    let mut shown: Vec<String> = locations
+        .iter()
+        .map(|l| {
+            let file = l.uri.path().as_str().rsplit('/').next().unwrap_or_default().to_string();
+            format!("{file} {}:{}-{}", l.range.start.line, l.range.start.character, l.range.end.character)
+        })
+        .collect();
+    shown.sort();
+    shown.join("\n")
+}
+
+const NAV_TRIALS: &str = "\
+- name: small
+  settings:
+    model: {embedding_dim: 128}
+- name: dotted
+  settings:
+    model.embedding_dim: 64
+    data: \"trial:small/model.bin\"
+    note: \"${model.embedding_dim}\"
+- name: grid
+  sweep:
+    model.embedding_dim: [32, 64]
+    training.lr: [0.1, 0.01]
+";
+
+#[test]
+fn references_of_a_key_cover_settings_dotted_keys_sweeps_and_interpolations() {
+    let marked = NAV_TRIALS.replacen("model.embedding_dim: 64", "model.embedding_d$0im: 64", 1);
+    let (snap, _, offset) = project(&marked);
+    let path = Path::new(DIR).join("trials.yaml");
+    let found = crate::navigate::references(&snap, &path, offset, true).unwrap();
+    expect![[r#"
+        base.yaml 1:27-40
+        trials.yaml 10:10-23
+        trials.yaml 2:12-25
+        trials.yaml 5:10-23
+        trials.yaml 7:19-32"#]]
+    .assert_eq(&places(&snap, &found));
+    let without = crate::navigate::references(&snap, &path, offset, false).unwrap();
+    assert_eq!(without.len(), 4);
+}
+
+#[test]
+fn rename_edits_every_place_and_refuses_collisions() {
+    let marked = NAV_TRIALS.replacen("model.embedding_dim: 64", "model.embedding_d$0im: 64", 1);
+    let (snap, _, offset) = project(&marked);
+    let path = Path::new(DIR).join("trials.yaml");
+    let (range, placeholder) = crate::navigate::prepare_rename(&snap, &path, offset).unwrap();
+    assert_eq!((range.start.line, range.start.character, range.end.character), (5, 10, 23));
+    assert_eq!(placeholder, "embedding_dim");
+    let edit = crate::navigate::rename(&snap, &path, offset, "width").unwrap();
+    let mut edits: Vec<String> = edit
+        .changes
+        .unwrap()
+        .iter()
+        .flat_map(|(uri, edits)| {
+            let file = uri.path().as_str().rsplit('/').next().unwrap_or_default().to_string();
+            edits.iter().map(move |e| {
+                format!(
+                    "{file} {}:{}-{} {}",
+                    e.range.start.line, e.range.start.character, e.range.end.character, e.new_text
+                )
+            })
+        })
+        .collect();
+    edits.sort();
+    expect![[r#"
+        base.yaml 1:27-40 width
+        trials.yaml 10:10-23 width
+        trials.yaml 2:12-25 width
+        trials.yaml 5:10-23 width
+        trials.yaml 7:19-32 width"#]]
+    .assert_eq(&edits.join("\n"));
+    assert!(crate::navigate::rename(&snap, &path, offset, "type").unwrap_err().contains("already exists"));
+    assert!(crate::navigate::rename(&snap, &path, offset, "a.b").unwrap_err().contains("cannot be a key name"));
+    // A trial, with its `trial:` reference; not onto another trial's name.
+    let (snap, _, offset) = project(&NAV_TRIALS.replacen("name: small", "name: sm$0all", 1));
+    let edit = crate::navigate::rename(&snap, &path, offset, "tiny").unwrap();
+    let mut edits: Vec<(u32, u32, u32)> = edit
+        .changes
+        .unwrap()
+        .values()
+        .flatten()
+        .map(|e| (e.range.start.line, e.range.start.character, e.range.end.character))
+        .collect();
+    edits.sort();
+    assert_eq!(edits, [(0, 8, 13), (6, 17, 22)]);
+    assert!(crate::navigate::rename(&snap, &path, offset, "dotted").unwrap_err().contains("a trial named `dotted`"));
+}
+
+#[test]
+fn inlay_hints_show_the_replaced_value_and_who_overrides() {
+    let (snap, _, _) = project(&format!("$0{NAV_TRIALS}"));
+    let show = |file: &str| {
+        let hints = crate::navigate::inlay_hints(&snap, &Path::new(DIR).join(file));
+        let mut shown: Vec<String> = hints
+            .iter()
+            .map(|h| match &h.label {
+                tower_lsp_server::ls_types::InlayHintLabel::String(s) => {
+                    format!("{}:{} {s}", h.position.line, h.position.character)
+                }
+                other => format!("{other:?}"),
+            })
+            .collect();
+        shown.sort();
+        shown.join("\n")
+    };
+    expect![[r#"
+        10:33 ← 512 (base.yaml)
+        11:28 ← 0.001 (base.yaml)
+        2:30 ← 512 (base.yaml)
+        5:27 ← 512 (base.yaml)"#]]
+    .assert_eq(&show("trials.yaml"));
+    expect![[r#"
+        1:45 overridden by 3 trials
+        4:11 overridden by 1 trial"#]]
+    .assert_eq(&show("base.yaml"));
+}
+
+#[test]
+fn workspace_symbols_match_trials_and_sweep_children_by_subsequence() {
+    let (snap, _, _) = project(&format!("$0{NAV_TRIALS}"));
+    let names = |query: &str| {
+        let found = crate::navigate::workspace_symbols(&[&snap], query);
+        found.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join("\n")
+    };
+    expect![[r#"
+        grid
+        grid[model.embedding_dim=32,training.lr=0.1]
+        grid[model.embedding_dim=32,training.lr=0.01]
+        grid[model.embedding_dim=64,training.lr=0.1]
+        grid[model.embedding_dim=64,training.lr=0.01]"#]]
+    .assert_eq(&names("grd"));
+    assert_eq!(names("SMA"), "small");
+}

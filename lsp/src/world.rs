@@ -86,6 +86,8 @@ pub struct TrialSummary {
     pub name_span: Span,
     /// How many runs it expands to (sweep points × repeats).
     pub runs: usize,
+    /// Its sweep children's names, in order (empty without a sweep).
+    pub children: Vec<String>,
 }
 
 /// What the server keeps of one analysis of a target: the diagnostics, the
@@ -259,8 +261,12 @@ pub fn analyze(target: Target, overlay: &Overlay, versions: BTreeMap<PathBuf, i3
     let options = ExpandOptions { diagnostics_only: true, ..ExpandOptions::default() };
     let (analysis, expansion) = expman_schema::check(overlay, target.path(), &[], options);
     let mut runs: HashMap<&str, usize> = HashMap::new();
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
     for run in &expansion.runs {
         *runs.entry(run.trial_base.as_str()).or_default() += 1;
+        if run.trial != run.trial_base && run.repeat == 0 {
+            children.entry(run.trial_base.as_str()).or_default().push(run.trial.as_str());
+        }
     }
     let trials = analysis
         .project
@@ -270,6 +276,10 @@ pub fn analyze(target: Target, overlay: &Overlay, versions: BTreeMap<PathBuf, i3
             name: t.name.clone(),
             name_span: t.name_span,
             runs: runs.get(t.name.as_str()).copied().unwrap_or(0),
+            children: children
+                .get(t.name.as_str())
+                .map(|c| c.iter().map(|n| n.to_string()).collect())
+                .unwrap_or_default(),
         })
         .collect();
     let Analysis { sources, project, diagnostics } = analysis;

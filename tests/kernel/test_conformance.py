@@ -5,9 +5,9 @@ inspect, history) round-trips and every message validates against the
 messaging spec's schemas. One kernel for the class, started by name from
 the kernelspec conftest.py installed, in a scratch working directory.
 
-Every sample the suite can use is given; the tests it would skip for lack
-of a sample say why below (pager, clear_output), and the iopub welcome
-suite is left out (see the end of this file)."""
+Every sample the suite can use is given; the test it would skip for lack
+of a sample says why below (clear_output). The IOPub welcome suite (JEP 65)
+runs too, against the same kernelspec (end of this file)."""
 
 import shutil
 import tempfile
@@ -94,8 +94,6 @@ class TestExpmanKernel(jkt.KernelTests):
 
     code_execute_result = [
         {"code": "%expman help status", "result": HELP_STATUS},
-        # `?` asks for help; its text names the environment variable's value, so no exact text.
-        {"code": "%expman runs?", "mime": "text/plain"},
     ]
 
     # `%expman hw --watch 0` shows the machine as a display (it would update
@@ -116,10 +114,9 @@ class TestExpmanKernel(jkt.KernelTests):
 
     code_inspect_sample = "%expman runs"
 
-    # code_page_something is left unset: help comes back as the cell's
-    # result (`Out[n]`) or through inspect_request, never as a pager payload.
-    def test_pager(self):
-        raise unittest.SkipTest("expman sends no pager payloads: `%expman runs?` answers with an execute_result")
+    # `?` help goes to the pager: a `page` payload in the execute_reply, as
+    # IPython's `?` does (`%expman help runs` stays the cell's result).
+    code_page_something = "%expman runs?"
 
     # code_clear_output is left unset: no magic clears its output; the live
     # table is updated in place with update_display_data instead.
@@ -171,5 +168,10 @@ class TestExpmanKernel(jkt.KernelTests):
         self.assertFalse(reply["content"]["found"])
 
 
-# jupyter_kernel_test.IopubWelcomeTests is not used: the iopub_welcome
-# message belongs to protocol 5.4 (JEP 65) and the kernel speaks 5.3.
+class TestExpmanIopubWelcome(jkt.IopubWelcomeTests):
+    """JEP 65: IOPub is an XPUB socket and every new subscriber is greeted
+    with `iopub_welcome` (content `{"subscription": ""}`) before anything
+    else, so a client knows from when on it misses no output."""
+
+    kernel_name = "expman"
+    support_iopub_welcome = True

@@ -104,11 +104,18 @@ def test_a_magic_after_a_failing_one_does_not_run(kernel):
 
 
 def test_help_with_question_marks(kernel):
-    texts = []
-    for code in ("%expman help runs", "%expman runs?", "%expman? runs", "?%expman runs"):
+    # `%expman help X` is the cell's result; `?` and `??` go to the pager,
+    # a `page` payload in the reply and no output, as IPython's `?` does.
+    ex = kernel.execute("%expman help runs")
+    assert ex.content["status"] == "ok" and ex.content["payload"] == [], ex.describe()
+    texts = [ex.result()["text/plain"]]
+    for code in ("%expman runs?", "%expman? runs", "?%expman runs", "%expman runs??"):
         ex = kernel.execute(code)
         assert ex.content["status"] == "ok", ex.describe()
-        texts.append(ex.result()["text/plain"])
+        assert ex.outputs == [], ex.describe()
+        (page,) = ex.content["payload"]
+        assert page["source"] == "page" and page["start"] == 0, page
+        texts.append(page["data"]["text/plain"])
     assert all(t == texts[0] for t in texts)
     assert "Usage: %expman runs [OPTIONS] [FILTER]" in texts[0]
     overview = kernel.execute("%expman help").result()["text/plain"]

@@ -94,7 +94,8 @@ impl Magics {
 
     fn invoke(&self, inv: Invocation, cell: &Cell) -> Result<(), CellError> {
         if inv.help {
-            cell.result(Bundle::text(parse::help(inv.words.first().map(String::as_str))?));
+            // `?` and `??`: the pager, as IPython's `?` does.
+            cell.page(&parse::help(inv.words.first().map(String::as_str))?);
             return Ok(());
         }
         let command = parse::parse(&inv)?;

@@ -156,16 +156,18 @@ pub fn split_cell(code: &str) -> Result<Vec<Invocation>, CellError> {
     Ok(out)
 }
 
-/// Strips a help question mark (`%expman runs?`, `%expman? runs`).
+/// Strips help question marks (`%expman runs?`, `%expman runs??`,
+/// `%expman? runs`).
 fn question(rest: &str) -> (String, bool) {
     let t = rest.trim();
-    if let Some(r) = t.strip_prefix('?') {
-        return (r.trim().to_string(), true);
+    if t.starts_with('?') {
+        return (t.trim_start_matches('?').trim().to_string(), true);
     }
-    if let Some(r) = t.strip_suffix('?')
-        && !r.contains(['"', '\''])
-    {
-        return (r.trim().to_string(), true);
+    if t.ends_with('?') {
+        let r = t.trim_end_matches('?');
+        if !r.contains(['"', '\'']) {
+            return (r.trim().to_string(), true);
+        }
     }
     (t.to_string(), false)
 }
