@@ -77,6 +77,39 @@ pub struct Expansion {
     pub overrides: Overrides,
 }
 
+/// The most runs one trial may expand to (sweep points × repeats): more is
+/// almost always a typo (`repeat: 30000`, a sweep over a long list), and
+/// expanding it would take the memory of every front end (the language
+/// server expands as you type).
+pub const MAX_RUNS_PER_TRIAL: u64 = 100_000;
+
+/// How many runs a trial expands to (saturating).
+fn run_count(trial: &TrialDef) -> u64 {
+    trial.sweep.iter().fold(u64::from(trial.repeat), |n, axis| n.saturating_mul(axis.values.len() as u64))
+}
+
+/// The error for a trial over [`MAX_RUNS_PER_TRIAL`], at its `repeat` when
+/// that alone is too many, else at its `sweep`.
+fn too_many_runs(trial: &TrialDef, runs: u64) -> Diagnostic {
+    let map = trial.node.as_map();
+    let repeat = map.and_then(|m| m.get("repeat")).filter(|_| u64::from(trial.repeat) > MAX_RUNS_PER_TRIAL);
+    let span = repeat
+        .map(|r| r.span)
+        .or_else(|| map.and_then(|m| m.entry("sweep")).map(|e| e.key_span))
+        .unwrap_or(trial.name_span);
+    Diagnostic::error(
+        Code::InvalidValue,
+        span,
+        format!(
+            "trial `{}` would make {runs} runs ({} sweep point(s) × {} repeat(s)); expman expands at most {MAX_RUNS_PER_TRIAL} per trial",
+            trial.name,
+            runs / u64::from(trial.repeat.max(1)),
+            trial.repeat
+        ),
+    )
+    .with_hint("check `repeat` and the sweep's lists; for a large space, a `search:` makes runs one at a time")
+}
+
 /// Expands a project into runs.
 pub fn expand(project: &Project, sources: &Sources, env: &dyn EnvLookup, options: &ExpandOptions) -> Expansion {
     let mut out = Expansion { overrides: options.overrides.clone(), ..Expansion::default() };
@@ -90,6 +123,14 @@ pub fn expand(project: &Project, sources: &Sources, env: &dyn EnvLookup, options
                     matched[i] = true;
                 }
                 out.searches.push((trial.name.clone(), search.clone()));
+            }
+            continue;
+        }
+        let runs = run_count(trial);
+        if runs > MAX_RUNS_PER_TRIAL {
+            out.diagnostics.push(too_many_runs(trial, runs));
+            if let Some(i) = options.trials.iter().position(|t| *t == trial.name) {
+                matched[i] = true;
             }
             continue;
         }
@@ -490,4 +531,43 @@ fn json_string(s: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ExpandOptions, MemoryLoader, check};
+
+    fn problems(trials: &str) -> (usize, Vec<String>) {
+        let loader = MemoryLoader::new()
+            .with_file("/x/base.yaml", "lr: 0.1\npipeline: {command: [echo]}\n")
+            .with_file("/x/trials.yaml", trials);
+        let (analysis, expansion) = check(&loader, std::path::Path::new("/x"), &[], ExpandOptions::default());
+        let messages = analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{}..{}: {}", d.span.start, d.span.end, d.message))
+            .collect();
+        (expansion.runs.len(), messages)
+    }
+
+    #[test]
+    fn a_trial_of_too_many_runs_is_an_error_at_its_repeat_not_an_allocation() {
+        let (runs, messages) = problems("- name: typo\n  repeat: 201010101\n- name: ok\n  repeat: 2\n");
+        assert_eq!(runs, 2, "the other trials still expand");
+        assert_eq!(
+            messages,
+            [
+                "23..32: trial `typo` would make 201010101 runs (1 sweep point(s) × 201010101 repeat(s)); expman expands at most 100000 per trial"
+            ]
+        );
+        // A sweep's product, at `sweep`.
+        let values = (0..400).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        let (_, messages) = problems(&format!("- name: grid\n  sweep:\n    lr: [{values}]\n    seed: [{values}]\n"));
+        assert_eq!(messages.len(), 1);
+        assert!(
+            messages[0]
+                .starts_with("15..20: trial `grid` would make 160000 runs (160000 sweep point(s) × 1 repeat(s))")
+        );
+    }
 }
