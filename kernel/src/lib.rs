@@ -52,11 +52,11 @@ pub fn run(connection_file: &Path, interpreter: Arc<dyn Interpreter>) -> Result<
         .map_err(|source| KernelError::ConnectionFile { path: connection_file.to_path_buf(), source })?;
     let info: jupyter_protocol::ConnectionInfo = serde_json::from_str(&text)
         .map_err(|e| KernelError::BadConnectionFile { path: connection_file.to_path_buf(), message: e.to_string() })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(KernelError::Runtime)?;
+    // One thread for the sockets' tasks: a request goes from the shell
+    // socket's reader to the loop, to IOPub and back as hops between tasks,
+    // and on one thread a hop is a queue push, not another thread woken.
+    // Cells run on blocking threads, so the loops stay free while one runs.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(KernelError::Runtime)?;
     runtime.block_on(server::serve(info, interpreter))?;
     // Cells still running in the background are not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
