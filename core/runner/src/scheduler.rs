@@ -451,21 +451,7 @@ impl<'a> Scheduler<'a> {
                     if let Some(pool) = self.gpu_pool.as_mut() {
                         pool.give_back(&gpus);
                     }
-                    let finish = RunFinish {
-                        status: RunStatus::Failed,
-                        exit_code: None,
-                        signal: None,
-                        error: Some(message.clone()),
-                        ended_at: now_ms(),
-                    };
-                    self.store.finish_run(info.run.id, &finish)?;
-                    self.observer.on_event(RunnerEvent::Finished {
-                        run: &info,
-                        status: RunStatus::Failed,
-                        duration: Duration::ZERO,
-                        error: Some(&message),
-                    });
-                    self.report.runs.push((info, RunStatus::Failed));
+                    self.end_unstarted(info, RunStatus::Failed, &message)?;
                     if let Some(link) = &next.search {
                         self.search_run_ended(link.index)?;
                     }
@@ -582,29 +568,7 @@ impl<'a> Scheduler<'a> {
                 let queued = Queued { plan: claimed.plan, run: claimed.run, search: Some(link) };
                 let Some(invalid) = claimed.invalid else { return Ok(Some(queued)) };
                 let message = format!("the settings the search suggested are invalid: {invalid}");
-                let finish = RunFinish {
-                    status: RunStatus::Failed,
-                    exit_code: None,
-                    signal: None,
-                    error: Some(message.clone()),
-                    ended_at: now_ms(),
-                };
-                self.store.finish_run(queued.run.id, &finish)?;
-                let info = RunInfo {
-                    run: queued.run,
-                    trial: queued.plan.trial.clone(),
-                    repeat: 0,
-                    repeats: 1,
-                    run_dir: PathBuf::new(),
-                    gpus: Vec::new(),
-                };
-                self.observer.on_event(RunnerEvent::Finished {
-                    run: &info,
-                    status: RunStatus::Failed,
-                    duration: Duration::ZERO,
-                    error: Some(&message),
-                });
-                self.report.runs.push((info, RunStatus::Failed));
+                self.end_unstarted(unstarted_info(queued), RunStatus::Failed, &message)?;
                 self.search_run_ended(index)?;
             }
         }
@@ -743,32 +707,26 @@ impl<'a> Scheduler<'a> {
 
     /// Records a queued run that will not start.
     fn never_started(&mut self, queued: Queued, why: &str) -> Result<(), RunError> {
-        let finish = RunFinish {
-            status: RunStatus::Killed,
-            exit_code: None,
-            signal: None,
-            error: Some(why.into()),
-            ended_at: now_ms(),
-        };
-        self.store.finish_run(queued.run.id, &finish)?;
-        if let Some(link) = &queued.search {
-            self.search_run_ended(link.index)?;
+        let search = queued.search.as_ref().map(|link| link.index);
+        self.end_unstarted(unstarted_info(queued), RunStatus::Killed, why)?;
+        if let Some(index) = search {
+            self.search_run_ended(index)?;
         }
-        let info = RunInfo {
-            run: queued.run,
-            trial: queued.plan.trial.clone(),
-            repeat: queued.plan.repeat,
-            repeats: queued.plan.repeats,
-            run_dir: PathBuf::new(),
-            gpus: Vec::new(),
-        };
+        Ok(())
+    }
+
+    /// Records the end of a run that never started (it could not be
+    /// launched, its config was invalid, or it was cancelled first).
+    fn end_unstarted(&mut self, info: RunInfo, status: RunStatus, why: &str) -> Result<(), RunError> {
+        let finish = RunFinish { status, exit_code: None, signal: None, error: Some(why.into()), ended_at: now_ms() };
+        self.store.finish_run(info.run.id, &finish)?;
         self.observer.on_event(RunnerEvent::Finished {
             run: &info,
-            status: RunStatus::Killed,
+            status,
             duration: Duration::ZERO,
             error: Some(why),
         });
-        self.report.runs.push((info, RunStatus::Killed));
+        self.report.runs.push((info, status));
         Ok(())
     }
 
@@ -887,6 +845,18 @@ impl<'a> Scheduler<'a> {
             self.report.team = Some(report);
         }
         Ok(std::mem::take(&mut self.report))
+    }
+}
+
+/// A queued run as front ends see it, before it has a directory or GPUs.
+fn unstarted_info(queued: Queued) -> RunInfo {
+    RunInfo {
+        run: queued.run,
+        trial: queued.plan.trial,
+        repeat: queued.plan.repeat,
+        repeats: queued.plan.repeats,
+        run_dir: PathBuf::new(),
+        gpus: Vec::new(),
     }
 }
 

@@ -132,15 +132,20 @@ pub fn observations(space: &Space, points: &[SearchPoint]) -> Vec<Observation> {
         .iter()
         .filter_map(|p| {
             let params = decode_params(space, &p.params)?;
-            let state = match (p.status, p.value) {
-                (None, _) | (Some(RunStatus::Pending | RunStatus::Running), _) => State::Running,
-                (Some(RunStatus::Success | RunStatus::EarlyStopped), Some(v)) => State::Complete(v),
-                (Some(RunStatus::Pruned), _) => State::Pruned,
-                _ => State::Failed,
-            };
-            Some(Observation { number: p.number, params, state, intermediate: p.intermediate.clone() })
+            Some(Observation { number: p.number, params, state: state_of(p), intermediate: p.intermediate.clone() })
         })
         .collect()
+}
+
+/// How a point's run stands for a sampler or a pruner: complete with its
+/// value, pruned, running (or not started), or failed (ended without a value).
+fn state_of(p: &SearchPoint) -> State {
+    match (p.status, p.value) {
+        (None | Some(RunStatus::Pending | RunStatus::Running), _) => State::Running,
+        (Some(RunStatus::Success | RunStatus::EarlyStopped), Some(v)) => State::Complete(v),
+        (Some(RunStatus::Pruned), _) => State::Pruned,
+        _ => State::Failed,
+    }
 }
 
 /// A suggestion's values as the record keeps them: a JSON list, one
@@ -406,16 +411,11 @@ impl PruneShared {
                 // Only states and values count here: the settings do not.
                 points
                     .into_iter()
-                    .map(|p| {
-                        let state = match p.status {
-                            Some(RunStatus::Success | RunStatus::EarlyStopped) => {
-                                p.value.map_or(State::Failed, State::Complete)
-                            }
-                            Some(RunStatus::Pruned) => State::Pruned,
-                            None | Some(RunStatus::Pending | RunStatus::Running) => State::Running,
-                            _ => State::Failed,
-                        };
-                        Observation { number: p.number, params: Vec::new(), state, intermediate: p.intermediate }
+                    .map(|p| Observation {
+                        number: p.number,
+                        params: Vec::new(),
+                        state: state_of(&p),
+                        intermediate: p.intermediate,
                     })
                     .collect()
             }
