@@ -105,6 +105,11 @@ pub enum Command {
         after_help = "Examples:\n  expman hw                          # refreshes in place; q or Ctrl-C to quit\n  expman hw --once --format json     # one sample, for scripts\n  expman hw --interval 500ms --gpu off"
     )]
     Hw(HwArgs),
+    /// A web dashboard of the record: runs, curves, live runs, searches.
+    #[command(
+        after_help = "Examples:\n  expman ui --dir examples/quickstart --open    # http://127.0.0.1:8787/ in the browser\n  expman ui --host 0.0.0.0 --port 9000          # reachable from other machines: a token is printed and required\n\nOn 127.0.0.1 (the default) reading needs no token; stopping runs needs the page's own origin or the token.\nBeyond loopback every request needs the token (`--token`, `EXPMAN_UI_TOKEN`, or one generated and printed)."
+    )]
+    Ui(UiArgs),
     /// The experiments in the record.
     #[command(
         after_help = "Examples:\n  expman experiments --dir examples/quickstart\n  expman experiments --workspace outputs"
@@ -485,6 +490,24 @@ pub struct ExportArgs {
     pub table: TableName,
     #[command(flatten)]
     pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// The address to listen on; anything but loopback requires the token.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// The port (0: any free one).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// The token that grants access (default: one generated and printed).
+    #[arg(long, env = "EXPMAN_UI_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]

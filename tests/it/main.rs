@@ -24,3 +24,4 @@ mod slurm;
 mod store;
 pub mod support;
 mod tidy;
+mod ui;

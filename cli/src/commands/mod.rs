@@ -12,8 +12,10 @@ pub mod query;
 pub mod record;
 pub mod run;
 pub mod search;
-mod stop;
+pub mod stop;
 mod trackers;
+#[cfg(feature = "ui")]
+mod ui;
 
 use std::process::ExitCode;
 
@@ -52,6 +54,10 @@ pub fn dispatch(cli: Cli, interpreter: MakeInterpreter) -> anyhow::Result<ExitCo
         #[cfg(not(feature = "team"))]
         Command::Db(_) => Err(not_built("db", "team")),
         Command::Hw(args) => hw::hw(args),
+        #[cfg(feature = "ui")]
+        Command::Ui(args) => ui::ui(args),
+        #[cfg(not(feature = "ui"))]
+        Command::Ui(_) => Err(not_built("ui", "ui")),
         #[cfg(feature = "kernel")]
         Command::Kernel(command) => kernel::kernel(command, interpreter),
         #[cfg(not(feature = "kernel"))]
@@ -76,7 +82,7 @@ pub fn dispatch(cli: Cli, interpreter: MakeInterpreter) -> anyhow::Result<ExitCo
 }
 
 /// A command whose part this expman was built without.
-#[cfg(not(all(feature = "team", feature = "kernel", feature = "lsp")))]
+#[cfg(not(all(feature = "team", feature = "kernel", feature = "lsp", feature = "ui")))]
 fn not_built(command: &str, feature: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "`expman {command}` needs the `{feature}` feature, which this expman was built without; build it with `--features {feature}` (on by default)"

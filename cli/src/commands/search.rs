@@ -9,7 +9,7 @@ use anyhow::bail;
 use expman_os::format::format_number;
 use expman_search::importance::importance;
 use expman_search::{Dim, Dist, Mode, Observation, Space, State, Value};
-use expman_store::{Objective, RunStatus, SearchPoint, SearchRecord};
+use expman_store::{Objective, RunStatus, SearchPoint, SearchRecord, Store};
 use serde_json::json;
 
 use super::query::Scope;
@@ -42,7 +42,7 @@ pub fn search_text(mut args: SearchArgs) -> anyhow::Result<String> {
         args.scope.record.dir = Some(path);
     }
     let scope = Scope::open(&args.scope)?;
-    let reports = reports(&scope, args.trial.as_deref(), args.all)?;
+    let reports = reports(scope.store(), scope.experiment(), args.trial.as_deref(), args.all)?;
     Ok(match args.format {
         HwFormat::Json => {
             let all: Vec<serde_json::Value> = reports.iter().map(Report::json).collect();
@@ -56,7 +56,7 @@ pub fn search_text(mut args: SearchArgs) -> anyhow::Result<String> {
 /// when given): `%expman plot --history`.
 pub fn history_chart(scope: &ScopeArgs, trial: Option<&str>) -> anyhow::Result<Chart> {
     let scope = Scope::open(scope)?;
-    let reports = reports(&scope, trial, false)?;
+    let reports = reports(scope.store(), scope.experiment(), trial, false)?;
     let metric = reports[0].record.metric.clone();
     let mut series = Vec::new();
     for report in &reports {
@@ -87,11 +87,19 @@ pub fn history_chart(scope: &ScopeArgs, trial: Option<&str>) -> anyhow::Result<C
     })
 }
 
+/// The latest search of each trial as `expman search --format json`
+/// writes each (none: an empty list), for the web UI.
+pub fn searches_json(store: &Store, experiment: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
+    if store.searches(experiment, None)?.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(reports(store, experiment, None, false)?.iter().map(Report::json).collect())
+}
+
 /// The searches in scope, read back: the latest of each trial (every one
 /// with `all`).
-fn reports(scope: &Scope, trial: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
-    let store = scope.store();
-    let mut records = store.searches(scope.experiment(), trial)?;
+fn reports(store: &Store, experiment: Option<&str>, trial: Option<&str>, all: bool) -> anyhow::Result<Vec<Report>> {
+    let mut records = store.searches(experiment, trial)?;
     if !all {
         // The latest search of each trial.
         let mut latest: Vec<SearchRecord> = Vec::new();
@@ -105,7 +113,7 @@ fn reports(scope: &Scope, trial: Option<&str>, all: bool) -> anyhow::Result<Vec<
     }
     if records.is_empty() {
         let which = trial.map(|t| format!(" of trial `{t}`")).unwrap_or_default();
-        let experiment = scope.experiment().map(|e| format!(" in experiment `{e}`")).unwrap_or_default();
+        let experiment = experiment.map(|e| format!(" in experiment `{e}`")).unwrap_or_default();
         bail!("no search{which}{experiment} in the record: a trial with `search:` makes one when it runs");
     }
     let mut reports = Vec::new();

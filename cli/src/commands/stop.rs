@@ -11,13 +11,13 @@ use std::process::ExitCode;
 use expman_os::process;
 use expman_runner::recovery::runner_gone;
 use expman_runner::{STOP_REQUEST_FILE, StopTarget};
+use expman_store::{ActiveRun, RunRow};
 
 use super::record::open_record;
 use crate::args::StopArgs;
 
 pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     let (_, store) = open_record(&args.record)?;
-    let host = process::host_name();
     let mut going_on = Vec::new();
     for active in store.active_runs()? {
         let Some(row) = store.runs_by_id(&[active.run.id])?.into_iter().next() else { continue };
@@ -48,29 +48,34 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     }
     for i in chosen {
         let (active, row) = &going_on[i];
-        let who = format!("run {} ({} #{}, {})", row.uid, row.trial, row.repeat + 1, row.experiment);
-        if let (Some(job), Some(_)) = (active.job.as_deref(), runner_gone(active, &host)) {
-            // Only the run's own job: Slurm may have given its id to another.
-            if expman_runner::slurm::is_alive_as(job, &row.uid) {
-                expman_runner::slurm::cancel(job);
-                println!("{who}: no runner watches it; cancelled Slurm job {job}");
-            } else {
-                println!(
-                    "{who}: its Slurm job {job} is no longer queued or running; the next look at the record ends it"
-                );
-            }
-            continue;
-        }
-        let Some(dir) = active.run_dir.as_deref().map(std::path::PathBuf::from) else {
-            println!("{who}: it has no run directory to leave the request in");
-            continue;
-        };
-        std::fs::create_dir_all(&dir)?;
-        let request = dir.join(STOP_REQUEST_FILE);
-        let by = format!("stop requested by `expman stop` ({}@{host})\n", process::user_name());
-        std::fs::write(&request, by).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", request.display()))?;
-        let runner = active.runner.as_ref().map(|r| format!("pid {} on {}", r.pid, r.host)).unwrap_or_default();
-        println!("{who}: asked its runner ({runner}) to stop it");
+        println!("{}", request_stop(active, row, "`expman stop`")?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the runner of a run going on to stop it (or cancels its Slurm job
+/// when no runner watches it); `by` names who asks, for the request file.
+/// Returns what was done, as a sentence.
+pub fn request_stop(active: &ActiveRun, row: &RunRow, by: &str) -> anyhow::Result<String> {
+    let host = process::host_name();
+    let who = format!("run {} ({} #{}, {})", row.uid, row.trial, row.repeat + 1, row.experiment);
+    if let (Some(job), Some(_)) = (active.job.as_deref(), runner_gone(active, &host)) {
+        // Only the run's own job: Slurm may have given its id to another.
+        if expman_runner::slurm::is_alive_as(job, &row.uid) {
+            expman_runner::slurm::cancel(job);
+            return Ok(format!("{who}: no runner watches it; cancelled Slurm job {job}"));
+        }
+        return Ok(format!(
+            "{who}: its Slurm job {job} is no longer queued or running; the next look at the record ends it"
+        ));
+    }
+    let Some(dir) = active.run_dir.as_deref().map(std::path::PathBuf::from) else {
+        return Ok(format!("{who}: it has no run directory to leave the request in"));
+    };
+    std::fs::create_dir_all(&dir)?;
+    let request = dir.join(STOP_REQUEST_FILE);
+    let text = format!("stop requested by {by} ({}@{host})\n", process::user_name());
+    std::fs::write(&request, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", request.display()))?;
+    let runner = active.runner.as_ref().map(|r| format!("pid {} on {}", r.pid, r.host)).unwrap_or_default();
+    Ok(format!("{who}: asked its runner ({runner}) to stop it"))
 }

@@ -10,9 +10,11 @@
 //! runs it beside the same calls in MLflow. The data follows formulas that
 //! the MLflow side (benches/mlflow_query.py) repeats exactly.
 //!
-//! `-- --build DIR --runs N` only writes such a record of N runs (without
-//! the long metric) as the workspace DIR, for the Python package's
-//! benchmark (`benches/python_vs_mlflow.sh`).
+//! `-- --build DIR --runs N [--params P] [--long POINTS]` only writes such
+//! a record of N runs with P params each (default 20; without the long
+//! metric unless `--long`) as the workspace DIR, for the Python package's
+//! benchmark (`benches/python_vs_mlflow.sh`) and the web UI's
+//! (`benches/ui_vs_mlflow.sh`).
 
 #![allow(clippy::disallowed_methods)]
 
@@ -40,7 +42,7 @@ fn metric(i: usize, k: usize) -> f64 {
     ((i * 31 + k * 17) % 1000) as f64 / 1000.0
 }
 
-fn build(path: &std::path::Path, runs: usize, long: i64) -> String {
+fn build(path: &std::path::Path, runs: usize, params: usize, long: i64) -> String {
     let mut store = Store::open(path).unwrap();
     let e = store.ensure_experiment("bench", None, "").unwrap();
     let runner = store.register_runner("h", 1, None, "u", "bench").unwrap();
@@ -48,7 +50,7 @@ fn build(path: &std::path::Path, runs: usize, long: i64) -> String {
     for i in 0..runs {
         let trial = format!("trial_{}", i % 100);
         let t = store.ensure_trial(e, &trial, &trial, None, None).unwrap();
-        let params = (0..PARAMS).map(|j| (format!("p{j}"), param(i, j))).collect();
+        let params = (0..params).map(|j| (format!("p{j}"), param(i, j))).collect();
         let new = NewRun {
             experiment_id: e,
             trial_id: t,
@@ -110,9 +112,14 @@ fn main() {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     if let Some(dir) = value("--build") {
         let runs = value("--runs").and_then(|n| n.parse().ok()).unwrap_or(RUNS);
+        let params = value("--params").and_then(|n| n.parse().ok()).unwrap_or(PARAMS);
+        let long = value("--long").and_then(|n| n.parse().ok()).unwrap_or(0);
         let dir = std::path::PathBuf::from(dir);
         let started = Instant::now();
-        build(&dir.join("expman.db"), runs, 0);
+        let long_uid = build(&dir.join("expman.db"), runs, params, long);
+        if long > 0 {
+            println!("{long_uid}");
+        }
         std::fs::create_dir_all(dir.join(".expman")).unwrap();
         std::fs::write(dir.join(".expman").join("workspace.json"), r#"{"database":"expman.db"}"#).unwrap();
         eprintln!("wrote {runs} runs to {} in {:.1} s", dir.display(), started.elapsed().as_secs_f64());
@@ -123,7 +130,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("expman.db");
     let started = Instant::now();
-    let long_uid = build(&db, RUNS, LONG);
+    let long_uid = build(&db, RUNS, PARAMS, LONG);
     eprintln!("generated the record in {:.1} s", started.elapsed().as_secs_f64());
     let store = Store::open(&db).unwrap();
     let frames = Frames::new(&store);

@@ -7,6 +7,7 @@
 
 pub mod arrow;
 pub mod curves;
+pub mod downsample;
 pub mod export;
 pub mod filter;
 pub mod frames;

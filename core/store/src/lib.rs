@@ -8,6 +8,7 @@
 //! one interface the rest of expman uses.
 
 mod error;
+mod live;
 mod migrate;
 mod read;
 mod records;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use live::{HardwarePoint, LiveRun, MetricSummary};
 pub use migrate::{MIGRATIONS, Migration};
 pub use read::{ActiveRun, MetricSeries, RunDetail, RunRow, TrialSummaryInput};
 pub use records::{
