@@ -12,7 +12,8 @@
 # Neovim (apt-get) for the editor smoke test and slurm-wlm with munge for a
 # one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh), and
 # mariadb-server for a private MariaDB on 127.0.0.1:53307
-# (tests/engines/mariadb-start.sh); with the nightly toolchain, cargo-fuzz
+# (tests/engines/mariadb-start.sh), and chromium with chromium-driver for the
+# web UI's browser tests (tests/ui); with the nightly toolchain, cargo-fuzz
 # (cargo install) for a short fuzzing run. Needs python3 (3.11+),
 # Node.js 20+ with npm, and network access to PyPI, npm and crates.io.
 set -euo pipefail
@@ -40,6 +41,12 @@ rm -f target/slurm-start.rc target/mariadb-start.rc
     "tests/engines/$engine-start.sh" >"target/$engine-start.log" 2>&1 || rc=$?
     echo "$rc" >"target/$engine-start.rc"
   done
+  # The web UI's browser tests: Debian's Chromium and its chromedriver.
+  if ! command -v chromedriver >/dev/null 2>&1 && [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        chromium chromium-driver; } >target/chromium-install.log 2>&1 || cat target/chromium-install.log >&2
+  fi
 ) &
 engines_pid=$!
 trap 'tests/engines/slurm-stop.sh 2>/dev/null || true; tests/engines/mariadb-stop.sh 2>/dev/null || true' EXIT
@@ -100,8 +107,8 @@ rm -f target/wheels/expman-*.whl
 "$venv/bin/maturin" build --profile dev --locked -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/expman-*.whl
 
-log "language server, Jupyter kernel, trackers and the Python package, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test, mlflow server, tensorboard, ipykernel)"
-EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel tests/trackers tests/package
+log "language server, Jupyter kernel, trackers, the Python package and the web UI, end to end (pytest-lsp, jupyter_client, nbclient, jupyter_kernel_test, mlflow server, tensorboard, ipykernel, headless Chromium)"
+EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/pytest" -c tests/pytest.ini -q tests/lsp tests/kernel tests/trackers tests/package tests/ui
 
 log "crash chaos, short: the runner, a trial, the MLflow server and the MariaDB server each killed once (tests/chaos/chaos.py)"
 EXPMAN_BIN="$PWD/target/debug/expman" "$venv/bin/python" tests/chaos/chaos.py --rounds 4

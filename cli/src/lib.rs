@@ -7,15 +7,12 @@
 //! - [`args`]: the command line (clap);
 //! - [`commands`]: one module per subcommand;
 //! - [`magics`]: the kernel's interpreter (feature `kernel`);
-//! - [`dashboard`]: the web UI's answers from the record (feature `ui`);
 //! - `output`: colours, diagnostics, tables and progress in a terminal;
 //! - `searches`: a config's searches as the runner takes them;
 //! - `view`: polars frames as the kernel's tables.
 
 pub mod args;
 pub mod commands;
-#[cfg(feature = "ui")]
-pub mod dashboard;
 #[cfg(feature = "kernel")]
 pub mod magics;
 mod output;

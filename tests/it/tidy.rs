@@ -29,6 +29,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("expman-lsp", &["expman-schema"]),
     ("expman-kernel", &["expman-os"]),
+    // The web UI's server: HTTP, access rules and the page; the record
+    // reaches it as JSON from the binary.
+    ("expman-ui", &[]),
     (
         "expman",
         &[
@@ -42,6 +45,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "expman-search",
             "expman-lsp",
             "expman-kernel",
+            "expman-ui",
         ],
     ),
     // The Python package: a front end like the binary, over the same

@@ -1,6 +1,8 @@
-//! The web UI's answers ([`expman_ui::Record`]): the record read through
-//! the same store and query layer as the CLI, turned into the JSON the
-//! page reads.
+//! `expman ui`: serves the web dashboard of a workspace's record until
+//! Ctrl-C (binds first, prints the URL with the token when one is
+//! required, then opens the browser when asked), answering the page
+//! ([`expman_ui::Record`]) from the same store and query layer as the CLI,
+//! as the JSON the page reads.
 //!
 //! - [`table`]: the runs table (one cached frame, filtered and sorted per
 //!   request, a window of rows out).
@@ -17,13 +19,19 @@ mod table;
 mod watch;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
 
 use expman_query::QueryError;
 use expman_runner::Workspace;
 use expman_store::{RunRef, Store, StoreError};
 use expman_ui::{ApiError, CurvesQuery, LogStream, Record, RunsQuery};
 use serde_json::{Value, json};
+
+use super::record::locate;
+use crate::args::UiArgs;
 
 /// The record a `expman ui` serves.
 pub struct Dashboard {
@@ -182,9 +190,40 @@ impl Record for Dashboard {
 
     fn searches(&self, experiment: Option<&str>) -> Result<Value, ApiError> {
         self.with_store(|store| {
-            let searches = crate::commands::search::searches_json(store, experiment)
-                .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+            let searches =
+                super::search::searches_json(store, experiment).map_err(|e| ApiError::internal(format!("{e:#}")))?;
             Ok(json!({"searches": searches}))
         })
+    }
+}
+
+/// `expman ui`.
+pub fn ui(args: UiArgs) -> anyhow::Result<ExitCode> {
+    let workspace = locate(&args.record)?;
+    let dashboard = Dashboard::open(workspace.clone())?;
+    let options = expman_ui::Options { host: args.host, port: args.port, token: args.token.clone() };
+    let bound = expman_ui::bind(&options).with_context(|| format!("cannot start the web UI on {}", args.host))?;
+    let url = bound.url();
+    eprintln!("expman ui: the record of {} at", workspace.root.display());
+    println!("{url}");
+    if bound.access.token_required() {
+        eprintln!("(every request needs the token in that URL; Ctrl-C stops the server)");
+    } else {
+        eprintln!("(Ctrl-C stops the server)");
+    }
+    if args.open {
+        open_browser(&url);
+    }
+    bound.serve(Arc::new(dashboard)).context("the web UI stopped")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens `url` in the desktop's browser, or says how to.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let cwd = std::env::temp_dir();
+    match expman_os::process::tool(opener, &[url], &cwd).spawn() {
+        Ok(_) => {}
+        Err(e) => eprintln!("cannot open a browser ({opener}: {e}); open {url} yourself"),
     }
 }
