@@ -128,7 +128,7 @@ def expman(driver, url, long_run, repeat):
 
 
 def mlflow(driver, url, experiment, repeat):
-    page = f"{url}/#/experiments/{experiment}"
+    page = f"{url}/#/experiments/{experiment}/runs"
     selectors = ".ag-center-cols-container .ag-row, [role='row'] a[href*='/runs/']"
     times = [first_rows(driver, page, selectors) for _ in range(repeat)]
     seen, painted = zip(*times)

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use live::{HardwarePoint, LiveRun, MetricSummary};
+pub use live::{HardwarePoint, LiveRun, MetricSummary, MetricX};
 pub use migrate::{MIGRATIONS, Migration};
 pub use read::{ActiveRun, MetricSeries, RunDetail, RunRow, TrialSummaryInput};
 pub use records::{

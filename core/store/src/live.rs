@@ -43,6 +43,14 @@ pub struct MetricSummary {
     pub last_ts: i64,
 }
 
+/// What a metric's x is, for [`Store::metric_xy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricX {
+    Step,
+    Epoch,
+    Timestamp,
+}
+
 const HARDWARE_COLUMNS: &str = "timestamp, cpu_percent, mem_used, mem_total, gpu_percent, gpu_mem";
 
 fn hardware_point(r: &rusqlite::Row<'_>) -> rusqlite::Result<HardwarePoint> {
@@ -139,6 +147,31 @@ impl Store {
             .ctx(&self.path)?;
         let rows = stmt.query_map([run_id], hardware_point).ctx(&self.path)?;
         rows.collect::<rusqlite::Result<_>>().ctx(&self.path)
+    }
+
+    /// One metric of one run as (x, value) pairs in step order, reading only
+    /// the columns needed: x is the step, the epoch (NaN where none) or the
+    /// timestamp (ms). What a chart of a million points needs, fast.
+    pub fn metric_xy(&self, run_id: i64, key: &str, x: MetricX) -> Result<(Vec<f64>, Vec<f64>), StoreError> {
+        let column = match x {
+            MetricX::Step => "step",
+            MetricX::Epoch => "epoch",
+            MetricX::Timestamp => "timestamp",
+        };
+        let sql = format!("SELECT {column}, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step");
+        let mut stmt = self.conn().prepare_cached(&sql).ctx(&self.path)?;
+        let mut rows = stmt.query(params![run_id, key]).ctx(&self.path)?;
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        let number = |v: rusqlite::types::ValueRef<'_>| match v {
+            rusqlite::types::ValueRef::Integer(i) => i as f64,
+            rusqlite::types::ValueRef::Real(f) => f,
+            _ => f64::NAN,
+        };
+        while let Some(r) = rows.next().ctx(&self.path)? {
+            xs.push(number(r.get_ref(0).ctx(&self.path)?));
+            ys.push(number(r.get_ref(1).ctx(&self.path)?));
+        }
+        Ok((xs, ys))
     }
 
     /// Whether `path` is an artifact recorded for the run (and not deleted

@@ -42,6 +42,7 @@ pub struct Dashboard {
     /// Idle read-only connections.
     idle: Mutex<Vec<Store>>,
     runs: table::RunsCache,
+    series: series::SeriesCache,
     watch: watch::Watch,
 }
 
@@ -62,6 +63,7 @@ impl Dashboard {
             database,
             idle: Mutex::new(vec![view]),
             runs: table::RunsCache::default(),
+            series: series::SeriesCache::default(),
             watch: watch::Watch::default(),
         })
     }
@@ -172,7 +174,7 @@ impl Record for Dashboard {
     }
 
     fn curves(&self, query: &CurvesQuery) -> Result<Value, ApiError> {
-        self.with_store(|store| series::curves(store, query))
+        self.with_store(|store| series::curves(store, &self.series, query))
     }
 
     fn live(&self) -> Result<Value, ApiError> {
@@ -200,6 +202,13 @@ impl Record for Dashboard {
 /// `expman ui`.
 pub fn ui(args: UiArgs) -> anyhow::Result<ExitCode> {
     let workspace = locate(&args.record)?;
+    if !workspace.has_database() && args.record.dir.is_some() {
+        // A config directory names its workspace: make the (empty) record,
+        // as `expman run` would, so the page can watch the first runs come.
+        workspace.prepare()?;
+        workspace.open_store().with_context(|| format!("cannot create {}", workspace.database.display()))?;
+        eprintln!("expman ui: nothing recorded yet in {}; runs appear as they start", workspace.root.display());
+    }
     let dashboard = Dashboard::open(workspace.clone())?;
     let options = expman_ui::Options { host: args.host, port: args.port, token: args.token.clone() };
     let bound = expman_ui::bind(&options).with_context(|| format!("cannot start the web UI on {}", args.host))?;

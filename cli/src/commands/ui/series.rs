@@ -3,18 +3,58 @@
 //! as mean ± std across repeats (the query layer's curves); either way
 //! cut to at most four points per pixel of the chart
 //! ([`expman_query::downsample::m4`]), so a curve of a million points
-//! draws at once.
+//! draws at once. The points of runs that have ended never change: they
+//! are kept in memory ([`SeriesCache`], up to [`CACHE_POINTS`] in all), so
+//! switching the scale, the chart's width or back to a metric reads
+//! nothing again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use expman_query::Frames;
 use expman_query::curves::{CurveBy, CurveX, curves as trial_curves};
 use expman_query::downsample::m4;
-use expman_store::Store;
+use expman_store::{MetricX, Store};
 use expman_ui::{ApiError, CurvesQuery, split_list};
 use serde_json::{Value, json};
 
 use super::{number, query_error, resolve, store_error};
 
-pub fn curves(store: &Store, query: &CurvesQuery) -> Result<Value, ApiError> {
+/// Points kept in the cache at most (16 bytes each).
+const CACHE_POINTS: usize = 20_000_000;
+
+/// (x, value) points of ended runs, by run, metric and x.
+#[derive(Default)]
+pub struct SeriesCache {
+    series: Mutex<HashMap<(i64, String, MetricX), Arc<(Vec<f64>, Vec<f64>)>>>,
+}
+
+impl SeriesCache {
+    fn points(
+        &self,
+        store: &Store,
+        run: i64,
+        ended: bool,
+        key: &str,
+        x: MetricX,
+    ) -> Result<Arc<(Vec<f64>, Vec<f64>)>, ApiError> {
+        let id = (run, key.to_string(), x);
+        if let Some(found) = self.series.lock().ok().and_then(|s| s.get(&id).cloned()) {
+            return Ok(found);
+        }
+        let points = Arc::new(store.metric_xy(run, key, x).map_err(store_error)?);
+        if ended && let Ok(mut series) = self.series.lock() {
+            let held: usize = series.values().map(|p| p.0.len()).sum();
+            if held + points.0.len() > CACHE_POINTS {
+                series.clear();
+            }
+            series.insert(id, points.clone());
+        }
+        Ok(points)
+    }
+}
+
+pub fn curves(store: &Store, cache: &SeriesCache, query: &CurvesQuery) -> Result<Value, ApiError> {
     let x = match query.x.as_deref().unwrap_or("step") {
         "step" => CurveX::Step,
         "epoch" => CurveX::Epoch,
@@ -56,22 +96,25 @@ pub fn curves(store: &Store, query: &CurvesQuery) -> Result<Value, ApiError> {
         }
     } else {
         for row in &rows {
-            let series = store.metric_series(row.id, &query.key).map_err(store_error)?;
-            total += series.values.len();
-            let first_ts = series.timestamps.first().copied().unwrap_or(0);
-            let xs: Vec<f64> = match x {
-                CurveX::Step => series.steps.iter().map(|&s| s as f64).collect(),
-                CurveX::Epoch => series.epochs.iter().map(|e| e.map_or(f64::NAN, |e| e as f64)).collect(),
-                CurveX::Time => series.timestamps.iter().map(|&t| (t - first_ts) as f64 / 1000.0).collect(),
+            let column = match x {
+                CurveX::Step => MetricX::Step,
+                CurveX::Epoch => MetricX::Epoch,
+                CurveX::Time => MetricX::Timestamp,
             };
-            let keep = m4(&xs, &series.values, width);
+            let points = cache.points(store, row.id, row.ended_at.is_some(), &query.key, column)?;
+            let (xs, ys) = (&points.0, &points.1);
+            total += ys.len();
+            // Time: seconds since the run's first point of the metric.
+            let first = if x == CurveX::Time { xs.first().copied().unwrap_or(0.0) } else { 0.0 };
+            let at = |i: usize| if x == CurveX::Time { (xs[i] - first) / 1000.0 } else { xs[i] };
+            let keep = m4(xs, ys, width);
             sent += keep.len();
             out.push(json!({
                 "name": format!("{} {} #{}", &row.uid[..row.uid.len().min(8)], row.trial, row.repeat + 1),
                 "run": row.uid,
                 "trial": row.trial,
-                "x": keep.iter().map(|&i| number(xs[i])).collect::<Vec<_>>(),
-                "y": keep.iter().map(|&i| number(series.values[i])).collect::<Vec<_>>(),
+                "x": keep.iter().map(|&i| number(at(i))).collect::<Vec<_>>(),
+                "y": keep.iter().map(|&i| number(ys[i])).collect::<Vec<_>>(),
                 "std": null,
             }));
         }
