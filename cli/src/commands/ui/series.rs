@@ -23,21 +23,17 @@ use super::{number, query_error, resolve, store_error};
 /// Points kept in the cache at most (16 bytes each).
 const CACHE_POINTS: usize = 20_000_000;
 
+/// One metric of one run: x values and values, in step order.
+type Points = Arc<(Vec<f64>, Vec<f64>)>;
+
 /// (x, value) points of ended runs, by run, metric and x.
 #[derive(Default)]
 pub struct SeriesCache {
-    series: Mutex<HashMap<(i64, String, MetricX), Arc<(Vec<f64>, Vec<f64>)>>>,
+    series: Mutex<HashMap<(i64, String, MetricX), Points>>,
 }
 
 impl SeriesCache {
-    fn points(
-        &self,
-        store: &Store,
-        run: i64,
-        ended: bool,
-        key: &str,
-        x: MetricX,
-    ) -> Result<Arc<(Vec<f64>, Vec<f64>)>, ApiError> {
+    fn points(&self, store: &Store, run: i64, ended: bool, key: &str, x: MetricX) -> Result<Points, ApiError> {
         let id = (run, key.to_string(), x);
         if let Some(found) = self.series.lock().ok().and_then(|s| s.get(&id).cloned()) {
             return Ok(found);
