@@ -26,7 +26,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "generating $runs runs x 50 params x 10 metrics + a 1,000,000-point run ..." >&2
-long_run="$(cargo bench -q -p expman-query --bench query -- --build "$work/expman" --runs "$runs" --params 50 --long 1000000)"
+# QUERY_BENCH: the query benchmark's binary, when already built.
+if [[ -n "${QUERY_BENCH:-}" ]]; then
+  long_run="$("$QUERY_BENCH" --build "$work/expman" --runs "$runs" --params 50 --long 1000000)"
+else
+  long_run="$(cargo bench -q -p expman-query --bench query -- --build "$work/expman" --runs "$runs" --params 50 --long 1000000)"
+fi
 
 "$expman" ui --workspace "$work/expman" --port 0 >"$work/expman-ui.url" 2>/dev/null &
 pids+=($!)
