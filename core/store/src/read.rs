@@ -71,8 +71,6 @@ pub struct MetricSeries {
     pub steps: Vec<i64>,
     pub epochs: Vec<Option<i64>>,
     pub values: Vec<f64>,
-    /// When each point was reported (ms).
-    pub timestamps: Vec<i64>,
 }
 
 /// Per trial, the final value of every metric of every run (for summaries).
@@ -201,9 +199,7 @@ impl Store {
     pub fn metric_series(&self, run_id: i64, key: &str) -> Result<MetricSeries, StoreError> {
         let mut stmt = self
             .conn()
-            .prepare_cached(
-                "SELECT step, epoch, value, timestamp FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step",
-            )
+            .prepare_cached("SELECT step, epoch, value FROM metrics WHERE run_id = ?1 AND key = ?2 ORDER BY step")
             .ctx(&self.path)?;
         let mut series = MetricSeries::default();
         let mut rows = stmt.query(params![run_id, key]).ctx(&self.path)?;
@@ -211,7 +207,6 @@ impl Store {
             series.steps.push(r.get(0).ctx(&self.path)?);
             series.epochs.push(r.get(1).ctx(&self.path)?);
             series.values.push(r.get::<_, Option<f64>>(2).ctx(&self.path)?.unwrap_or(f64::NAN));
-            series.timestamps.push(r.get(3).ctx(&self.path)?);
         }
         Ok(series)
     }

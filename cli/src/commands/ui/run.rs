@@ -9,7 +9,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use expman_store::Store;
+use expman_store::{RunRef, Store};
 use expman_ui::{ApiError, LogStream};
 use serde_json::{Value, json};
 
@@ -94,14 +94,15 @@ fn url_path(path: &str) -> String {
 }
 
 /// The run directory of a run, as recorded.
-fn run_dir(store: &Store, id: &str) -> Result<(String, Option<PathBuf>), ApiError> {
+fn run_dir(store: &Store, id: &str) -> Result<(RunRef, Option<PathBuf>), ApiError> {
     let run = resolve(store, id)?;
     let row = store.runs_by_id(&[run.id]).map_err(store_error)?.into_iter().next();
-    Ok((run.uid, row.and_then(|r| r.run_dir).map(PathBuf::from)))
+    Ok((run, row.and_then(|r| r.run_dir).map(PathBuf::from)))
 }
 
 pub fn log(store: &Store, id: &str, stream: LogStream, tail: usize) -> Result<Value, ApiError> {
-    let (uid, dir) = run_dir(store, id)?;
+    let (run, dir) = run_dir(store, id)?;
+    let uid = run.uid;
     let Some(dir) = dir else {
         return Ok(
             json!({"stream": stream.name(), "lines": [], "truncated": false, "missing": "the run has no directory"}),
@@ -157,8 +158,8 @@ pub fn hardware(store: &Store, id: &str) -> Result<Value, ApiError> {
 /// Artifacts recorded with an absolute path come with their leading `/`
 /// dropped from the URL; they are found either way.
 pub fn artifact_file(store: &Store, workspace: &Path, id: &str, path: &str) -> Result<PathBuf, ApiError> {
-    let (uid, dir) = run_dir(store, id)?;
-    let run = resolve(store, &uid)?;
+    let (run, dir) = run_dir(store, id)?;
+    let uid = &run.uid;
     let absolute = format!("/{path}");
     let recorded = [path, absolute.as_str()]
         .into_iter()
