@@ -358,14 +358,21 @@ impl Kernel {
         let cell = Cell::new(self.iopub.clone(), request.clone(), count, silent);
         let pages = cell.clone();
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(cell.interrupt_flag());
-        let interpreter = self.interpreter.clone();
-        let worker_cell = cell.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                crate::dispatch::run_cell(interpreter.as_ref(), &code, &worker_cell)
-            }))
-        })
-        .await;
+        let outcome = if crate::dispatch::segments(&code).is_empty() {
+            // Blank lines and comments only: nothing to run, so no thread to
+            // wake and wait for (two thread switches, most of such a cell's
+            // round trip).
+            Ok(Ok(Ok(())))
+        } else {
+            let interpreter = self.interpreter.clone();
+            let worker_cell = cell.clone();
+            tokio::task::spawn_blocking(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    crate::dispatch::run_cell(interpreter.as_ref(), &code, &worker_cell)
+                }))
+            })
+            .await
+        };
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let error = match outcome {
             Ok(Ok(Ok(()))) => None,
