@@ -100,6 +100,22 @@ pub enum Command {
         after_help = "Examples:\n  expman show k3x9f2m1          # a run id, or a unique prefix of one\n  expman show k3x --dir examples/quickstart"
     )]
     Show(ShowArgs),
+    /// The artifact store: a run's artifacts, one fetched (checked against its SHA-256), a new encryption key.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  expman artifacts list k3x9f2m1\n  expman artifacts get k3x9f2m1 checkpoints/epoch_5.pt --out model.pt\n  expman artifacts tag k3x9f2m1 weights.json best     # then: expman artifacts get alias:best\n  expman artifacts get k3x9f2m1 metrics.csv --out -        # to standard output\n  expman artifacts keygen > ~/.expman-key                 # for `artifacts: {encrypt: true, key_file: ...}`\n\nWhen a run ends, its artifacts go into the workspace's store (.expman/blobs/): a file whose content\nis already there becomes a link to it, so the same checkpoint in ten runs takes the room of one."
+    )]
+    Artifacts(ArtifactsCommand),
+    /// What a run used (its inputs, and where they came from) and which runs used its outputs.
+    #[command(
+        after_help = "Examples:\n  expman lineage k3x9f2m1\n  expman lineage k3x9f2m1 --format dot | dot -Tsvg > lineage.svg\n  expman lineage k3x9f2m1 --format json\n\nInputs are declared with `inputs:` in base.yaml or a trial (paths, run:ID/PATH, trial:NAME/PATH,\nalias:NAME) and recorded with their SHA-256 before the run starts. A run used another's output when\nit names that run, or when one of its inputs has the content of one of that run's artifacts."
+    )]
+    Lineage(LineageArgs),
+    /// Bring the artifact store in line with the record: store ended runs' artifacts, free contents no run refers to.
+    #[command(
+        after_help = "Examples:\n  expman gc --dry-run          # what would be stored and freed\n  expman gc --dir examples/quickstart\n\nA blob is freed only when no artifact in the record (not deleted) has its content."
+    )]
+    Gc(GcArgs),
     /// The machine's hardware, live (like `top`), or one sample.
     #[command(
         after_help = "Examples:\n  expman hw                          # refreshes in place; q or Ctrl-C to quit\n  expman hw --once --format json     # one sample, for scripts\n  expman hw --interval 500ms --gpu off"
@@ -536,6 +552,99 @@ pub struct SearchArgs {
     pub format: HwFormat,
     #[command(flatten)]
     pub scope: ScopeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// A run's artifacts: path, kind, size, SHA-256, and where the content is.
+    List(ArtifactsListArgs),
+    /// Write an artifact's content to a file, checked against its SHA-256.
+    Get(ArtifactsGetArgs),
+    /// Name an artifact (`best`, `production`): `alias:NAME` then refers to it in `inputs:` and here.
+    Tag(ArtifactsTagArgs),
+    /// Every named artifact.
+    Aliases(ArtifactsAliasesArgs),
+    /// Print a new random key for `EXPMAN_ARTIFACT_KEY` or `artifacts.key_file`.
+    Keygen,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsTagArgs {
+    /// A run id, or a unique prefix of one.
+    pub run: String,
+    /// The artifact's path as `expman artifacts list` shows it.
+    pub path: String,
+    /// The name (letters, digits, `-`, `_`, `.`); naming another artifact moves it.
+    pub name: String,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsAliasesArgs {
+    #[arg(long, value_enum, default_value_t = HwFormat::Table)]
+    pub format: HwFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// A run id (or a unique prefix of one).
+    pub run: String,
+    /// `text` (a tree each way), `json`, or `dot` (Graphviz: `| dot -Tsvg > lineage.svg`).
+    #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+    pub format: LineageFormat,
+    /// How many steps to follow each way.
+    #[arg(long, default_value_t = 10)]
+    pub depth: usize,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LineageFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsListArgs {
+    /// A run id, or a unique prefix of one.
+    pub run: String,
+    #[arg(long, value_enum, default_value_t = HwFormat::Table)]
+    pub format: HwFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsGetArgs {
+    /// A run id (or a unique prefix of one), or `alias:NAME`.
+    pub run: String,
+    /// The artifact's path as `expman artifacts list` shows it (none with `alias:NAME`).
+    pub path: Option<String>,
+    /// Where to write it (`-`: standard output). Default: its file name, in the current directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write over a file that exists.
+    #[arg(long)]
+    pub force: bool,
+    /// A file holding the key of an encrypted store (else `EXPMAN_ARTIFACT_KEY`).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Say what would be stored and freed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, Args)]

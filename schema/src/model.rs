@@ -519,6 +519,8 @@ pub struct EnvFile {
     pub hardware: Option<HardwareConfig>,
     /// Back ends that receive a copy of the record.
     pub trackers: Option<Vec<TrackerConfig>>,
+    /// The artifact store (`<workspace>/.expman/blobs/`): every artifact kept once by its SHA-256.
+    pub artifacts: Option<ArtifactsConfig>,
     /// Not used by expman (experiment_manager's environment name).
     #[schemars(extend("x-expman-unused" = true))]
     pub name: Option<Json>,
@@ -576,6 +578,16 @@ pub struct ResourcesConfig {
     pub time_limit: Option<DurationValue>,
     /// More `sbatch` arguments, e.g. `[--qos=short, --account=ml]`.
     pub extra_args: Option<Vec<String>>,
+}
+
+/// The artifact store: runs' artifacts kept once by content in `<workspace>/.expman/blobs/`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ArtifactsConfig {
+    /// Encrypt artifacts at rest (XChaCha20-Poly1305) with the key in `EXPMAN_ARTIFACT_KEY` or `key_file`; a run's artifact files then leave its directory once stored (`expman artifacts get` gives them back). Default: false.
+    pub encrypt: Option<bool>,
+    /// A file holding the key (64 hexadecimal digits, from `expman artifacts keygen`), relative to the config directory. `EXPMAN_ARTIFACT_KEY` wins over it. Never inside the workspace.
+    pub key_file: Option<String>,
 }
 
 /// Live hardware sampling.
@@ -652,6 +664,16 @@ pub struct BaseFile {
     pub seed: Option<i64>,
     /// How runs are launched and watched.
     pub pipeline: Option<PipelineConfig>,
+    /// What runs use, recorded with content hashes before each starts (lineage): a list of references, or a map from names to references. A reference is a path (relative to the config directory; a file or a directory), `run:ID/PATH` (another run's artifact), `trial:NAME/PATH` (the artifact of trial NAME's newest run that ended well) or `alias:NAME` (`expman artifacts tag`). A run finds each at `EXPMAN_INPUT_<NAME>` and all in `inputs.json`.
+    pub inputs: Option<InputsSpec>,
+}
+
+/// `inputs:` as a list of references or a map from names to references.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum InputsSpec {
+    List(Vec<String>),
+    Named(BTreeMap<String, String>),
 }
 
 /// How a run is launched and watched. Trials may override any of it.

@@ -6,6 +6,7 @@
 // expman-os allowed to start processes directly.
 #![allow(clippy::disallowed_methods)]
 
+mod artifacts;
 mod callbacks;
 mod cli_config;
 mod cli_record;

@@ -1,11 +1,13 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
+pub mod artifacts;
 pub mod config;
 #[cfg(feature = "team")]
 mod db;
 pub mod hw;
 #[cfg(feature = "kernel")]
 pub mod kernel;
+pub mod lineage;
 #[cfg(feature = "kernel")]
 pub mod plot;
 pub mod query;
@@ -48,6 +50,9 @@ pub fn dispatch(cli: Cli, interpreter: MakeInterpreter) -> anyhow::Result<ExitCo
         Command::Plot(_) => Err(not_built("plot", "kernel")),
         Command::Search(args) => search::search(args),
         Command::Show(args) => record::show(args),
+        Command::Artifacts(command) => artifacts::artifacts(command),
+        Command::Gc(args) => artifacts::gc(args),
+        Command::Lineage(args) => lineage::lineage(args),
         Command::Stop(args) => stop::stop(args),
         #[cfg(feature = "team")]
         Command::Db(command) => db::db(command),

@@ -173,6 +173,37 @@ pub fn show_text(args: &ShowArgs) -> anyhow::Result<String> {
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };
         say!(out, "  ({} deleted by the checkpoint policy: {}{more})", d.deleted_artifacts.len(), names.join(", "));
     }
+    let aliases: Vec<String> = store
+        .aliases(None)?
+        .into_iter()
+        .filter(|a| a.run.id == run.id)
+        .map(|a| format!("{} → {}", a.name, short(&a.artifact.path)))
+        .collect();
+    if !aliases.is_empty() {
+        say!(out, "  (named: {})", aliases.join(", "));
+    }
+    let inputs = store.run_inputs(run.id)?;
+    if !inputs.is_empty() {
+        say!(out, "\ninputs (what it used)");
+        for i in &inputs {
+            let from = i.source_run.as_ref().map(|s| format!("  from run {}", s.uid)).unwrap_or_default();
+            say!(
+                out,
+                "  {:<16} {:<10} {}  sha256 {}{from}",
+                i.name,
+                i.kind,
+                i.reference,
+                &i.sha256[..12.min(i.sha256.len())]
+            );
+        }
+    }
+    let used_by = store.runs_using(run.id)?;
+    if !used_by.is_empty() {
+        say!(out, "\nused by (`expman lineage {}` for the whole graph)", r.uid);
+        for u in &used_by {
+            say!(out, "  run {}  {} / {}  as `{}`", u.run.uid, u.experiment, u.trial, u.input.name);
+        }
+    }
     if let Some(r) = &d.resources {
         use expman_os::format::format_bytes;
         say!(out, "\nresources ({} sample(s))", r.samples);

@@ -74,6 +74,8 @@ pub struct LaunchContext<'a> {
     pub capture: CaptureCache,
     /// Runs go to Slurm (`resources.executor: slurm`).
     pub slurm: Option<SlurmExecutor>,
+    /// The workspace's artifact store, where ended runs' artifacts go.
+    pub blobs: expman_blobs::BlobStore,
 }
 
 /// Prepares and starts one run.
@@ -109,7 +111,16 @@ fn start(
     let plan = &queued.plan;
     let kind = plan.pipeline.kind.clone().unwrap_or_else(|| "process".into());
     let pipeline = ctx.pipelines.get(&kind).ok_or_else(|| LaunchError::UnknownPipeline { kind: kind.clone() })?;
-    let spec = prepare::launch_spec(ctx.workspace, ctx.project, plan, &queued.run.uid, run_dir, gpus, &ctx.base_env)?;
+    let mut spec =
+        prepare::launch_spec(ctx.workspace, ctx.project, plan, &queued.run.uid, run_dir, gpus, &ctx.base_env)?;
+    // What it uses, on record (with content hashes) before it starts.
+    let declared = crate::inputs::declared(&plan.config)?;
+    if !declared.is_empty() {
+        let inputs =
+            crate::inputs::resolve(store, &ctx.blobs, &ctx.project.dir, ctx.project.experiment_name(), &declared)?;
+        store.record_inputs(queued.run.id, &inputs)?;
+        spec.env.extend(crate::inputs::hand_over(run_dir, &inputs)?);
+    }
     let callbacks = run_callbacks(ctx, queued, run_dir, spec.env.clone())?;
     let grace = plan.pipeline.grace_period.map(|g| g.0).unwrap_or(DEFAULT_GRACE);
     let workdir = spec.workdir.clone();

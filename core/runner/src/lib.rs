@@ -8,6 +8,10 @@
 //! - [`protocol`] and [`ingest`]: how a trial reports (JSON lines appended
 //!   to a file in its run directory) and how those lines reach the store;
 //! - [`callbacks`]: early stopping, checkpoints, metrics.csv, hooks;
+//! - [`artifacts`]: ended runs' artifacts into the workspace's store
+//!   (expman-blobs: kept once by content, optionally encrypted);
+//!   [`inputs`]: what a run declares it uses, resolved and hashed before
+//!   it starts (lineage);
 //! - [`capture`]: git state, code snapshots, `pip freeze`;
 //! - [`direct`]: runs started from training code itself (the Python
 //!   package's `start_experiment`), whose process is their runner;
@@ -39,6 +43,7 @@
 //! after the grace period sends SIGTERM, then SIGKILL. A failing run never
 //! stops the others.
 
+pub mod artifacts;
 pub mod callbacks;
 pub mod capture;
 pub mod direct;
@@ -46,6 +51,7 @@ pub mod error;
 mod gpus;
 pub mod ingest;
 mod ingest_thread;
+pub mod inputs;
 mod launch;
 pub mod outcome;
 pub mod pipeline;

@@ -185,6 +185,7 @@ impl<'a> Scheduler<'a> {
                 host_json: checked.host_json,
                 capture: Default::default(),
                 slurm,
+                blobs: checked.blobs,
             },
             options,
             observer,
@@ -506,6 +507,19 @@ impl<'a> Scheduler<'a> {
             let actions = callbacks.end(status);
             let applied = self.apply_end_actions(&done.info, actions);
             self.unless_full(applied)?;
+        }
+        // Its files are final now: into the artifact store.
+        let absorbed = crate::artifacts::absorb_run(
+            &mut self.store,
+            &self.ctx.blobs,
+            &self.ctx.workspace.root,
+            run_id,
+            &done.info.run_dir,
+        );
+        for warning in &absorbed.warnings {
+            let logged = self.store.log_event("warning", None, Some(run_id), warning);
+            self.unless_full(logged.map_err(RunError::from))?;
+            self.observer.on_event(RunnerEvent::Warning { run: Some(&done.info), message: warning });
         }
         let wall_ms = done.started.elapsed().as_millis() as i64;
         if let Some((_, handle)) = &self.sampler {
@@ -886,6 +900,7 @@ struct Checked {
     sampler: Sampler,
     host_json: String,
     trackers: Vec<expman_trackers::NamedTracker>,
+    blobs: expman_blobs::BlobStore,
 }
 
 fn check_before_recording(
@@ -910,6 +925,10 @@ fn check_before_recording(
     let trackers = options
         .trackers
         .build(project.env.trackers.as_deref().unwrap_or(&[]), &TrackerEnv::from_process(&workspace.root))?;
+    // An encrypting store without its key fails before anything runs.
+    let artifacts = project.env.artifacts.as_ref();
+    let key = crate::artifacts::key_for(artifacts, &project.dir, &workspace.root)?;
+    let blobs = crate::artifacts::store_for(&workspace.root, artifacts, key);
     // A team database that is down is not an error: the runs are recorded
     // locally and sent later.
     if let Some(team) = &workspace.team
@@ -917,7 +936,7 @@ fn check_before_recording(
     {
         observer.on_event(RunnerEvent::Warning { run: None, message: &warning });
     }
-    Ok(Checked { sampler, host_json, trackers })
+    Ok(Checked { sampler, host_json, trackers, blobs })
 }
 
 /// The experiment's row and this runner's.

@@ -7,7 +7,9 @@
 //! integer millisecond timestamps) and all of it lives in this module, the
 //! one interface the rest of expman uses.
 
+mod blobs;
 mod error;
+mod lineage;
 mod live;
 mod migrate;
 mod read;
@@ -22,6 +24,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use blobs::RunWithArtifacts;
+pub use lineage::{Alias, InputUse, RunInput};
 pub use live::{HardwarePoint, LiveRun, MetricSummary, MetricX};
 pub use migrate::{MIGRATIONS, Migration};
 pub use read::{ActiveRun, MetricSeries, RunDetail, RunRow, TrialSummaryInput};

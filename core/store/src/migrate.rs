@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("../migrations/", 6, "0006", "replication"),
     migration!("../migrations/", 7, "0007", "revision"),
     migration!("../migrations/", 8, "0008", "searches"),
+    migration!("../migrations/", 9, "0009", "lineage"),
 ];
 
 /// The version this expman writes.

@@ -336,6 +336,24 @@ impl Store {
         })
     }
 
+    /// Corrects an artifact's size and SHA-256 to what its file held when
+    /// it was stored (a file written again after it was reported).
+    pub fn set_artifact_digest(
+        &mut self,
+        run_id: i64,
+        artifact_id: i64,
+        size: i64,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE artifacts SET size = ?3, sha256 = ?4 WHERE run_id = ?1 AND id = ?2",
+                params![run_id, artifact_id, size, sha256],
+            )?;
+            revise(tx, run_id)
+        })
+    }
+
     /// Adds artifacts to a run outside an event batch (captured files).
     pub fn add_artifacts(&mut self, run_id: i64, artifacts: &[crate::records::Artifact]) -> Result<(), StoreError> {
         self.write(|tx| {
@@ -547,7 +565,7 @@ fn insert_metrics(
 
 /// Raises a run's revision: what is recorded of it changed outside its
 /// state columns (replication sends a run again when it did).
-fn revise(tx: &rusqlite::Transaction<'_>, run_id: i64) -> rusqlite::Result<()> {
+pub(crate) fn revise(tx: &rusqlite::Transaction<'_>, run_id: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE runs SET revision = revision + 1 WHERE id = ?1")?.execute([run_id]).map(|_| ())
 }
 

@@ -300,6 +300,12 @@ const RUN_TABLES: &[RunTable] = &[
         infinite: false,
     },
     RunTable {
+        name: "run_inputs",
+        columns: &["run_id", "name", "reference", "kind", "path", "sha256", "size", "created_at"],
+        cursor: None,
+        infinite: false,
+    },
+    RunTable {
         name: "hardware_samples",
         columns: &[
             "run_id",

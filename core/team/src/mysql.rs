@@ -34,6 +34,7 @@ pub const MYSQL_MIGRATIONS: &[Migration] = &[
     expman_store::migration!("../migrations/mysql/", 6, "0006", "replication"),
     expman_store::migration!("../migrations/mysql/", 7, "0007", "revision"),
     expman_store::migration!("../migrations/mysql/", 8, "0008", "searches"),
+    expman_store::migration!("../migrations/mysql/", 9, "0009", "lineage"),
 ];
 
 /// A server to connect to: `mysql://user@host[:port]/database`, with

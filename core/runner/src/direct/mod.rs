@@ -401,6 +401,19 @@ impl RunLog for DirectRun {
             }
         }
         *finished = true;
+        // Its files are final now: into the workspace's artifact store.
+        let root = self.session.workspace().root.clone();
+        let blobs = expman_blobs::BlobStore::for_workspace(&root);
+        let absorbed = crate::artifacts::absorb_run(
+            &mut self.session.store(),
+            &blobs,
+            &root,
+            self.buffer.run_id,
+            &self.identity.run_dir,
+        );
+        for warning in absorbed.warnings {
+            tracing::warn!("run {}: {warning}", self.identity.uid);
+        }
         if self.hardware {
             let wall_ms = self.started.elapsed().as_millis() as i64;
             self.session.sampler_remove(self.buffer.run_id, wall_ms);

@@ -47,6 +47,11 @@ fn sessions() -> &'static Mutex<HashMap<PathBuf, Weak<Session>>> {
 }
 
 impl Session {
+    /// The workspace this session records to.
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
     /// This process's session on `workspace`: the live one, or a new one
     /// (the workspace prepared, its record opened and recovered, this
     /// process registered as a runner, the writer started).

@@ -1,0 +1,297 @@
+//! `expman artifacts` and `expman gc`: the workspace's artifact store
+//! (expman-blobs) as the record sees it.
+//!
+//! An artifact is named by its run and the path the run recorded; that
+//! path is only ever compared with the record's paths, never opened as it
+//! is given, so `get` cannot be pointed outside what a run recorded.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use expman_blobs::{BlobStore, Key};
+use expman_os::format::format_bytes;
+use expman_runner::artifacts::{KEY_VAR, absorb_run, find_artifact, shown_path};
+use expman_store::{ArtifactRow, RunRef, Store};
+
+use crate::args::{
+    ArtifactsAliasesArgs, ArtifactsCommand, ArtifactsGetArgs, ArtifactsListArgs, ArtifactsTagArgs, GcArgs, HwFormat,
+};
+use crate::commands::record::{open_record, open_view};
+
+pub fn artifacts(command: ArtifactsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ArtifactsCommand::List(args) => list(&args),
+        ArtifactsCommand::Get(args) => get(&args),
+        ArtifactsCommand::Tag(args) => tag(&args),
+        ArtifactsCommand::Aliases(args) => aliases(&args),
+        ArtifactsCommand::Keygen => {
+            println!("{}", Key::generate()?.to_hex());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Where an artifact's content is now.
+fn whereabouts(blobs: &BlobStore, run_dir: Option<&str>, row: &ArtifactRow) -> &'static str {
+    if row.deleted {
+        return "deleted";
+    }
+    match row.sha256.as_deref().map(|d| blobs.locate(d)) {
+        Some(Ok(Some((_, true)))) => "stored, encrypted",
+        Some(Ok(Some(_))) => "stored",
+        _ if run_dir.is_some_and(|dir| Path::new(dir).join(&row.path).is_file()) || Path::new(&row.path).is_file() => {
+            "run directory"
+        }
+        _ => "missing",
+    }
+}
+
+fn run_artifacts(store: &Store, run: &RunRef) -> anyhow::Result<(Option<String>, Vec<ArtifactRow>)> {
+    let detail = store.run_detail(run)?;
+    Ok((detail.row.run_dir.clone(), store.run_artifacts(run.id)?))
+}
+
+fn list(args: &ArtifactsListArgs) -> anyhow::Result<ExitCode> {
+    let workspace = crate::commands::record::locate(&args.record)?;
+    let store = open_view(&args.record)?;
+    let run = store.resolve_run(&args.run)?;
+    let (run_dir, rows) = run_artifacts(&store, &run)?;
+    let blobs = BlobStore::for_workspace(&workspace.root);
+    if args.format == HwFormat::Json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "path": shown_path(run_dir.as_deref().map(Path::new), &a.path), "recorded_path": a.path, "kind": a.kind, "size": a.size, "sha256": a.sha256, "epoch": a.epoch,
+                    "where": whereabouts(&blobs, run_dir.as_deref(), a),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"run": run.uid, "artifacts": items}))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("run {} recorded no artifacts", run.uid);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = run_dir.as_deref().map(Path::new);
+    let width = rows.iter().map(|a| shown_path(dir, &a.path).len()).max().unwrap_or(4).max(4);
+    println!("{:<width$}  {:<12}  {:>10}  {:<12}  where", "path", "kind", "size", "sha256");
+    for a in &rows {
+        let size = a.size.map(|s| format_bytes(s.max(0) as u64)).unwrap_or_default();
+        let digest = a.sha256.as_deref().map(|d| &d[..d.len().min(12)]).unwrap_or("");
+        let place = whereabouts(&blobs, run_dir.as_deref(), a);
+        println!("{:<width$}  {:<12}  {size:>10}  {digest:<12}  {place}", shown_path(dir, &a.path), a.kind);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key to read an encrypted store with: `--key-file`, else
+/// `EXPMAN_ARTIFACT_KEY`, else none.
+fn reading_key(key_file: Option<&Path>) -> anyhow::Result<Option<Key>> {
+    if let Some(path) = key_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the key file {}", path.display()))?;
+        return Ok(Some(Key::from_hex(&text, &path.display().to_string())?));
+    }
+    match std::env::var(KEY_VAR) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(Key::from_hex(&text, KEY_VAR)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The artifact a `RUN PATH` (or `alias:NAME`) names, with its run and
+/// the run's directory.
+fn named_artifact(
+    store: &Store,
+    run: &str,
+    path: Option<&str>,
+) -> anyhow::Result<(RunRef, Option<String>, ArtifactRow)> {
+    if let Some(name) = run.strip_prefix("alias:") {
+        if path.is_some() {
+            bail!("`alias:{name}` names one artifact already; give no path after it");
+        }
+        let alias = store.aliases(Some(name))?.into_iter().next().with_context(|| {
+            format!("no artifact is named `{name}` (`expman artifacts tag RUN PATH {name}` names one)")
+        })?;
+        let run_dir = store.run_detail(&alias.run)?.row.run_dir;
+        return Ok((alias.run, run_dir, alias.artifact));
+    }
+    let Some(path) = path else { bail!("which artifact of run {run}? give its path (`expman artifacts list {run}`)") };
+    let run = store.resolve_run(run)?;
+    let (run_dir, rows) = run_artifacts(store, &run)?;
+    let Some(row) = find_artifact(&rows, run_dir.as_deref().map(Path::new), path) else {
+        let known: Vec<String> = rows
+            .iter()
+            .filter(|a| !a.deleted)
+            .map(|a| shown_path(run_dir.as_deref().map(Path::new), &a.path))
+            .collect();
+        bail!(
+            "run {} recorded no artifact `{path}`; it has: {}",
+            run.uid,
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        );
+    };
+    if row.deleted {
+        bail!("artifact {path} of run {} was deleted (by the checkpoint policy); its content is gone", run.uid);
+    }
+    let row = row.clone();
+    Ok((run, run_dir, row))
+}
+
+fn get(args: &ArtifactsGetArgs) -> anyhow::Result<ExitCode> {
+    let workspace = crate::commands::record::locate(&args.record)?;
+    let store = open_view(&args.record)?;
+    let (run, run_dir, row) = named_artifact(&store, &args.run, args.path.as_deref())?;
+    let what = format!("artifact {} of run {}", shown_path(run_dir.as_deref().map(Path::new), &row.path), run.uid);
+    let blobs = BlobStore::for_workspace(&workspace.root).with_key(reading_key(args.key_file.as_deref())?);
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    let out: PathBuf = match &args.out {
+        Some(p) => p.clone(),
+        None => PathBuf::from(Path::new(&row.path).file_name().context("the artifact's path has no file name")?),
+    };
+    if !to_stdout && out.exists() && !args.force {
+        bail!("{} exists; give another `--out`, or `--force` to write over it", out.display());
+    }
+    if let Some(digest) = row.sha256.as_deref()
+        && blobs.contains(digest)
+    {
+        let size = if to_stdout {
+            blobs.copy_out(digest, &mut std::io::stdout().lock(), &what)?
+        } else {
+            blobs.read_to(digest, &out, &what)?
+        };
+        if !to_stdout {
+            eprintln!("wrote {} ({}), SHA-256 checked", out.display(), format_bytes(size));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Not stored yet (the run goes on, or ended before the store existed):
+    // the run directory's file, if it still has the recorded content.
+    let file = match run_dir.as_deref() {
+        Some(dir) if !Path::new(&row.path).is_absolute() => Path::new(dir).join(&row.path),
+        _ => PathBuf::from(&row.path),
+    };
+    if !file.is_file() {
+        bail!(
+            "{what}: its content is neither in this workspace's store ({}) nor at {} (a run recorded on another machine?)",
+            blobs.root().display(),
+            file.display()
+        );
+    }
+    let (size, digest) = expman_blobs::hash_file(&file)?;
+    if row.sha256.as_deref().is_some_and(|d| d != digest) {
+        bail!("{what}: {} was changed after the run recorded it (SHA-256 differs); not copied", file.display());
+    }
+    if to_stdout {
+        let mut input = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        std::io::copy(&mut input, &mut std::io::stdout().lock())?;
+        std::io::stdout().flush()?;
+    } else {
+        std::fs::copy(&file, &out).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("wrote {} ({}), from the run directory", out.display(), format_bytes(size));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tag(args: &ArtifactsTagArgs) -> anyhow::Result<ExitCode> {
+    let name = args.name.as_str();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        bail!("`{name}` cannot be an artifact name: use letters, digits, `-`, `_` and `.`");
+    }
+    let (_, mut store) = open_record(&args.record)?;
+    let (run, run_dir, row) = named_artifact(&store, &args.run, Some(&args.path))?;
+    let before = store.aliases(Some(name))?.into_iter().next();
+    store.set_alias(name, row.id)?;
+    let shown = shown_path(run_dir.as_deref().map(Path::new), &row.path);
+    match before.filter(|b| b.artifact.id != row.id) {
+        Some(b) => println!(
+            "`{name}` now names {shown} of run {} (it named {} of run {})",
+            run.uid, b.artifact.path, b.run.uid
+        ),
+        None => println!("`{name}` names {shown} of run {}; refer to it as alias:{name}", run.uid),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn aliases(args: &ArtifactsAliasesArgs) -> anyhow::Result<ExitCode> {
+    let store = open_view(&args.record)?;
+    let all = store.aliases(None)?;
+    if args.format == HwFormat::Json {
+        let items: Vec<serde_json::Value> = all
+            .iter()
+            .map(|a| {
+                serde_json::json!({"name": a.name, "run": a.run.uid, "path": a.artifact.path,
+                    "sha256": a.artifact.sha256, "size": a.artifact.size, "tagged_at": a.created_at})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all.is_empty() {
+        println!("no artifact is named yet (`expman artifacts tag RUN PATH NAME`)");
+    }
+    for a in &all {
+        let digest = a.artifact.sha256.as_deref().map(|d| &d[..d.len().min(12)]).unwrap_or("");
+        println!("{:<16} run {}  {}  {digest}", a.name, a.run.uid, a.artifact.path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {
+    let (workspace, mut store) = open_record(&args.record)?;
+    let key = reading_key(None)?;
+    // Encrypted stores encrypt what gc stores too: a key and `.enc` blobs.
+    let blobs_before = BlobStore::for_workspace(&workspace.root).list()?;
+    let encrypting = key.is_some() && blobs_before.iter().any(|b| b.encrypted);
+    let blobs = BlobStore::for_workspace(&workspace.root).with_key(if encrypting { key } else { None });
+
+    let runs = store.ended_runs_with_artifacts()?;
+    let (mut files, mut new_blobs, mut new_bytes, mut warnings) = (0, 0, 0u64, 0);
+    if !args.dry_run {
+        for run in &runs {
+            let Some(dir) = run.run_dir.as_deref() else { continue };
+            let done = absorb_run(&mut store, &blobs, &workspace.root, run.run_id, Path::new(dir));
+            files += done.files;
+            new_blobs += done.new_blobs;
+            new_bytes += done.new_bytes;
+            for w in &done.warnings {
+                eprintln!("warning: run {}: {w}", run.uid);
+            }
+            warnings += done.warnings.len();
+        }
+        println!(
+            "stored the artifacts of {} ended run(s): {files} file(s), {new_blobs} new content(s), {}",
+            runs.len(),
+            format_bytes(new_bytes)
+        );
+    }
+    let wanted = store.referenced_blobs()?;
+    let removed_tmp = if args.dry_run { 0 } else { blobs.clean_tmp(std::time::Duration::from_secs(3600)) };
+    let mut kept = (0usize, 0u64);
+    let mut freed = (0usize, 0u64);
+    for blob in blobs.list()? {
+        if wanted.contains(&blob.sha256) {
+            kept = (kept.0 + 1, kept.1 + blob.size);
+            continue;
+        }
+        let bytes =
+            if args.dry_run { if blob.links <= 1 { blob.size } else { 0 } } else { blobs.remove(&blob.sha256)? };
+        freed = (freed.0 + 1, freed.1 + bytes);
+    }
+    let verb = if args.dry_run { "would free" } else { "freed" };
+    println!(
+        "{verb} {} content(s) no artifact refers to ({}); {} kept ({}){}",
+        freed.0,
+        format_bytes(freed.1),
+        kept.0,
+        format_bytes(kept.1),
+        if removed_tmp > 0 { format!("; removed {removed_tmp} unfinished temporary file(s)") } else { String::new() }
+    );
+    if args.dry_run {
+        println!("{} ended run(s) have artifacts; `expman gc` stores those not stored yet", runs.len());
+    }
+    Ok(if warnings > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
