@@ -557,14 +557,27 @@ pub struct SearchArgs {
 #[derive(Debug, Subcommand)]
 pub enum ArtifactsCommand {
     /// A run's artifacts: path, kind, size, SHA-256, and where the content is.
+    #[command(
+        after_help = "Examples:\n  expman artifacts list k3x9f2m1\n  expman artifacts list k3x9f2m1 --format json --dir examples/quickstart\n\nwhere: `stored` (in .expman/blobs/), `stored, encrypted`, `run directory` (not stored yet),\n`deleted` (by the checkpoint policy) or `missing`."
+    )]
     List(ArtifactsListArgs),
     /// Write an artifact's content to a file, checked against its SHA-256.
+    #[command(
+        after_help = "Examples:\n  expman artifacts get k3x9f2m1 checkpoint-039.json --out best.json\n  expman artifacts get k3x9f2m1 weights.json --out -      # to standard output\n  expman artifacts get alias:best --out model.json\n  EXPMAN_ARTIFACT_KEY=... expman artifacts get k3x9f2m1 secret.bin\n\nPATH is compared with the paths the run recorded (as listed, or as recorded); nothing else is read.\nThe file is written beside its destination and renamed once its SHA-256 checked out."
+    )]
     Get(ArtifactsGetArgs),
     /// Name an artifact (`best`, `production`): `alias:NAME` then refers to it in `inputs:` and here.
+    #[command(
+        after_help = "Examples:\n  expman artifacts tag k3x9f2m1 weights.json best\n  expman artifacts tag p0q8z7a2 weights.json best     # moves `best` to another run's weights\n\nThen `alias:best` in `inputs:`, and `expman artifacts get alias:best`."
+    )]
     Tag(ArtifactsTagArgs),
     /// Every named artifact.
+    #[command(after_help = "Examples:\n  expman artifacts aliases\n  expman artifacts aliases --format json")]
     Aliases(ArtifactsAliasesArgs),
     /// Print a new random key for `EXPMAN_ARTIFACT_KEY` or `artifacts.key_file`.
+    #[command(
+        after_help = "Examples:\n  export EXPMAN_ARTIFACT_KEY=$(expman artifacts keygen)\n  expman artifacts keygen > ~/.config/expman/artifact.key && chmod 600 ~/.config/expman/artifact.key\n\nKeep the key outside the workspace: without it, encrypted artifacts cannot be read."
+    )]
     Keygen,
 }
 

@@ -51,19 +51,19 @@ fn db_status_rollback_and_migrate() {
     assert!(output_text(&status).contains("does not exist yet"), "{}", output_text(&status));
     assert!(expman_in(&dir, &["run", "."]).status.success());
     let status = output_text(&expman_in(&dir, &["db", "status"]));
-    assert!(status.contains("version    8 (this expman: 8)") && status.contains("0001 init"), "{status}");
+    assert!(status.contains("version    9 (this expman: 9)") && status.contains("0001 init"), "{status}");
     let rollback = expman_in(&dir, &["db", "rollback", "--to", "0"]);
     assert!(rollback.status.success(), "{}", output_text(&rollback));
     assert!(
         output_text(&rollback)
-            .contains("rolled back 0008 searches\nrolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm\nrolled back 0004 trackers\nrolled back 0003 metric_summaries\nrolled back 0002 resources_capture\nrolled back 0001 init"),
+            .contains("rolled back 0009 lineage\nrolled back 0008 searches\nrolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm\nrolled back 0004 trackers\nrolled back 0003 metric_summaries\nrolled back 0002 resources_capture\nrolled back 0001 init"),
         "{}",
         output_text(&rollback)
     );
     let migrate = expman_in(&dir, &["db", "migrate"]);
     assert!(
         output_text(&migrate).contains(
-            "applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches"
+            "applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches\napplied 0009 lineage"
         ),
         "{}",
         output_text(&migrate)

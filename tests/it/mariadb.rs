@@ -52,20 +52,20 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let status = expman_in(tmp.path(), &["db", "status", "--database", &url]);
     assert!(status.status.success(), "{}", text(&status));
     assert!(
-        text(&status).contains("version    0 (this expman: 8)")
+        text(&status).contains("version    0 (this expman: 9)")
             && text(&status).contains("0001 init                 pending")
     );
     let migrate = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
     assert!(
-        text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches"),
+        text(&migrate).contains("applied 0001 init\napplied 0002 resources_capture\napplied 0003 metric_summaries\napplied 0004 trackers\napplied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches\napplied 0009 lineage"),
         "{}",
         text(&migrate)
     );
-    assert!(text(&expman_in(tmp.path(), &["db", "migrate", "--database", &url])).contains("is up to date (version 8)"));
+    assert!(text(&expman_in(tmp.path(), &["db", "migrate", "--database", &url])).contains("is up to date (version 9)"));
     let back = expman_in(tmp.path(), &["db", "rollback", "--database", &url, "--to", "4"]);
     assert!(
         text(&back).contains(
-            "rolled back 0008 searches\nrolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm"
+            "rolled back 0009 lineage\nrolled back 0008 searches\nrolled back 0007 revision\nrolled back 0006 replication\nrolled back 0005 slurm"
         ) && text(&back).contains("is at version 4"),
         "{}",
         text(&back)
@@ -80,11 +80,11 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     assert!(
         resumed.status.success()
             && text(&resumed)
-                .contains("applied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches"),
+                .contains("applied 0005 slurm\napplied 0006 replication\napplied 0007 revision\napplied 0008 searches\napplied 0009 lineage"),
         "{}",
         text(&resumed)
     );
-    assert_eq!(db.schema_version().unwrap(), 8);
+    assert_eq!(db.schema_version().unwrap(), 9);
 
     let down = expman_in(tmp.path(), &["db", "rollback", "--database", &url, "--to", "0"]);
     assert!(
@@ -102,8 +102,8 @@ fn migrate_status_and_rollback_on_mariadb_and_a_migration_cut_off_half_way() {
     let first = expman_team::mysql::MYSQL_MIGRATIONS[0].up.split(";\n").find(|s| s.contains("CREATE TABLE")).unwrap();
     db.exec(first, Vec::new()).unwrap();
     let again = expman_in(tmp.path(), &["db", "migrate", "--database", &url]);
-    assert!(again.status.success() && text(&again).contains("applied 0008 searches"), "{}", text(&again));
-    assert_eq!(db.schema_version().unwrap(), 8);
+    assert!(again.status.success() && text(&again).contains("applied 0009 lineage"), "{}", text(&again));
+    assert_eq!(db.schema_version().unwrap(), 9);
 }
 
 #[test]
