@@ -13,7 +13,9 @@
 # one-node Slurm cluster on 127.0.0.1 (tests/engines/slurm-start.sh), and
 # mariadb-server for a private MariaDB on 127.0.0.1:53307
 # (tests/engines/mariadb-start.sh), and chromium with chromium-driver for the
-# web UI's browser tests (tests/ui); with the nightly toolchain, cargo-fuzz
+# web UI's browser tests (tests/ui); s3rver (npm ci, pinned in
+# tests/engines/s3rver/) for an S3-compatible server on 127.0.0.1:45681
+# (tests/engines/s3-start.sh); with the nightly toolchain, cargo-fuzz
 # (cargo install) for a short fuzzing run. Needs python3 (3.11+),
 # Node.js 20+ with npm, and network access to PyPI, npm and crates.io.
 set -euo pipefail
@@ -27,16 +29,17 @@ fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # The servers the tests need, started in the background while the build
-# runs, one after the other (both may need apt-get the first time, as
+# runs, one after the other (they may need apt-get or npm the first time, as
 # root): a one-node Slurm cluster for the Slurm executor, a private MariaDB
-# on 127.0.0.1 for the MySQL back end. Stopped at the end, by the PIDs their
+# on 127.0.0.1 for the MySQL back end, an S3-compatible server on 127.0.0.1
+# for the artifact store's remote. Stopped at the end, by the PIDs their
 # scripts recorded.
 mkdir -p target
 slurm_log=target/slurm-start.log
 mariadb_log=target/mariadb-start.log
-rm -f target/slurm-start.rc target/mariadb-start.rc
+rm -f target/slurm-start.rc target/mariadb-start.rc target/s3-start.rc
 (
-  for engine in slurm mariadb; do
+  for engine in slurm mariadb s3; do
     rc=0
     "tests/engines/$engine-start.sh" >"target/$engine-start.log" 2>&1 || rc=$?
     echo "$rc" >"target/$engine-start.rc"
@@ -49,7 +52,7 @@ rm -f target/slurm-start.rc target/mariadb-start.rc
   fi
 ) &
 engines_pid=$!
-trap 'tests/engines/slurm-stop.sh 2>/dev/null || true; tests/engines/mariadb-stop.sh 2>/dev/null || true' EXIT
+trap 'tests/engines/slurm-stop.sh 2>/dev/null || true; tests/engines/mariadb-stop.sh 2>/dev/null || true; tests/engines/s3-stop.sh 2>/dev/null || true' EXIT
 
 if [[ -z "${SKIP_LINT:-}" ]]; then
   log "cargo fmt --check"
@@ -61,7 +64,7 @@ fi
 log "build every binary (expman, fake-trial) once"
 cargo build --workspace --bins --locked
 
-log "Slurm cluster and MariaDB server (tests/engines/)"
+log "Slurm cluster, MariaDB server and S3 server (tests/engines/)"
 wait "$engines_pid" || true
 # engine NAME LOG: whether it started; on CI it must.
 engine() {
@@ -84,6 +87,13 @@ if engine mariadb "$mariadb_log"; then
   grep 'ready' "$mariadb_log" >&2 || true
   EXPMAN_TEST_MARIADB="$(tail -n 1 "$mariadb_log")"
   export EXPMAN_TEST_MARIADB EXPMAN_DB_PASSWORD="${MARIADB_PASSWORD:-Tq9-team-secret}"
+fi
+
+s3_log=target/s3-start.log
+if engine s3 "$s3_log"; then
+  grep 'ready' "$s3_log" >&2 || true
+  EXPMAN_TEST_S3="$(tail -n 1 "$s3_log")"
+  export EXPMAN_TEST_S3
 fi
 
 log "cargo test"

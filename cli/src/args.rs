@@ -574,6 +574,11 @@ pub enum ArtifactsCommand {
     /// Every named artifact.
     #[command(after_help = "Examples:\n  expman artifacts aliases\n  expman artifacts aliases --format json")]
     Aliases(ArtifactsAliasesArgs),
+    /// Send the store's blobs the remote (`artifacts.store`) does not have yet.
+    #[command(
+        after_help = "Examples:\n  expman artifacts push --dir examples/two_stage/train\n  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... expman artifacts push --workspace outputs\n\nRuns upload their artifacts in the background as they end; this sends what a remote that was down,\nor a runner that stopped, left behind. Nothing is sent twice; an upload cut off goes on where it stopped."
+    )]
+    Push(ArtifactsPushArgs),
     /// Print a new random key for `EXPMAN_ARTIFACT_KEY` or `artifacts.key_file`.
     #[command(
         after_help = "Examples:\n  export EXPMAN_ARTIFACT_KEY=$(expman artifacts keygen)\n  expman artifacts keygen > ~/.config/expman/artifact.key && chmod 600 ~/.config/expman/artifact.key\n\nKeep the key outside the workspace: without it, encrypted artifacts cannot be read."
@@ -589,6 +594,12 @@ pub struct ArtifactsTagArgs {
     pub path: String,
     /// The name (letters, digits, `-`, `_`, `.`); naming another artifact moves it.
     pub name: String,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsPushArgs {
     #[command(flatten)]
     pub record: RecordArgs,
 }

@@ -37,7 +37,32 @@ fn interpreter() {}
 /// (tracing to stderr, `RUST_LOG` over `-v`) and runs the subcommand.
 pub fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    if !matches!(cli.command, args::Command::Kernel(_) | args::Command::Lsp) {
+    // Commands that only read and print end quietly on a closed pipe
+    // (`expman runs | head`). The others talk to servers (trackers, the
+    // team database, S3, clients of the kernel, the language server and
+    // the web UI): a peer that goes away mid-write must be an error they
+    // handle, never a signal that kills a runner with its runs.
+    use args::Command as C;
+    let prints_only = matches!(
+        cli.command,
+        C::Runs(_)
+            | C::Metrics(_)
+            | C::Compare(_)
+            | C::Summary(_)
+            | C::Rank(_)
+            | C::Diff(_)
+            | C::Sql(_)
+            | C::Export(_)
+            | C::Search(_)
+            | C::Show(_)
+            | C::Experiments(_)
+            | C::Plot(_)
+            | C::Lineage(_)
+            | C::Validate(_)
+            | C::Preview(_)
+            | C::Schema(_)
+    );
+    if prints_only {
         expman_os::process::default_sigpipe();
     }
     output::init_logging(cli.global.verbose, cli.global.quiet);

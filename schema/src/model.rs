@@ -588,6 +588,12 @@ pub struct ArtifactsConfig {
     pub encrypt: Option<bool>,
     /// A file holding the key (64 hexadecimal digits, from `expman artifacts keygen`), relative to the config directory. `EXPMAN_ARTIFACT_KEY` wins over it. Never inside the workspace.
     pub key_file: Option<String>,
+    /// A remote copy of the store: `s3://BUCKET/PREFIX`, `gs://BUCKET/PREFIX`, `az://CONTAINER/PREFIX` or `file:///DIR`. Each stored artifact is uploaded once, in the background; credentials come from the environment (`AWS_ACCESS_KEY_ID`, ...).
+    pub store: Option<String>,
+    /// The endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000` (path-style requests).
+    pub endpoint: Option<String>,
+    /// The bucket's region. Default: `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
 }
 
 /// Live hardware sampling.

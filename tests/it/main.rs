@@ -20,6 +20,7 @@ mod python_client;
 mod query;
 mod runner;
 mod rust_pipeline;
+mod s3;
 mod search;
 mod slurm;
 mod store;

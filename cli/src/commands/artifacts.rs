@@ -16,7 +16,8 @@ use expman_runner::artifacts::{KEY_VAR, absorb_run, find_artifact, shown_path};
 use expman_store::{ArtifactRow, RunRef, Store};
 
 use crate::args::{
-    ArtifactsAliasesArgs, ArtifactsCommand, ArtifactsGetArgs, ArtifactsListArgs, ArtifactsTagArgs, GcArgs, HwFormat,
+    ArtifactsAliasesArgs, ArtifactsCommand, ArtifactsGetArgs, ArtifactsListArgs, ArtifactsPushArgs, ArtifactsTagArgs,
+    GcArgs, HwFormat,
 };
 use crate::commands::record::{open_record, open_view};
 
@@ -26,6 +27,7 @@ pub fn artifacts(command: ArtifactsCommand) -> anyhow::Result<ExitCode> {
         ArtifactsCommand::Get(args) => get(&args),
         ArtifactsCommand::Tag(args) => tag(&args),
         ArtifactsCommand::Aliases(args) => aliases(&args),
+        ArtifactsCommand::Push(args) => push(&args),
         ArtifactsCommand::Keygen => {
             println!("{}", Key::generate()?.to_hex());
             Ok(ExitCode::SUCCESS)
@@ -155,6 +157,14 @@ fn get(args: &ArtifactsGetArgs) -> anyhow::Result<ExitCode> {
     if !to_stdout && out.exists() && !args.force {
         bail!("{} exists; give another `--out`, or `--force` to write over it", out.display());
     }
+    // Not here (a run recorded on another machine of the team): from the
+    // remote copy of the store, when there is one.
+    if let Some(digest) = row.sha256.as_deref()
+        && !blobs.contains(digest)
+        && let Some(remote) = &workspace.remote
+    {
+        fetch(remote, &blobs, digest, &what)?;
+    }
     if let Some(digest) = row.sha256.as_deref()
         && blobs.contains(digest)
     {
@@ -238,6 +248,79 @@ fn aliases(args: &ArtifactsAliasesArgs) -> anyhow::Result<ExitCode> {
         println!("{:<16} run {}  {}  {digest}", a.name, a.run.uid, a.artifact.path);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "remote")]
+fn fetch(remote: &expman_blobs::RemoteConfig, blobs: &BlobStore, digest: &str, what: &str) -> anyhow::Result<()> {
+    let remote = expman_blobs::remote::Remote::open(remote, blobs)?;
+    match remote.fetch(blobs, digest) {
+        Ok(size) => {
+            eprintln!("fetched {what} from {} ({})", remote.url(), format_bytes(size));
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("{what} is not in this workspace's store, and fetching it failed: {e}")),
+    }
+}
+
+#[cfg(not(feature = "remote"))]
+fn fetch(remote: &expman_blobs::RemoteConfig, _: &BlobStore, _: &str, what: &str) -> anyhow::Result<()> {
+    bail!(
+        "{what} is not here, and this expman was built without remote stores (feature `remote`) to fetch it from {}",
+        remote.url
+    )
+}
+
+/// `expman artifacts push`: every blob the record refers to that the
+/// remote does not have.
+fn push(args: &ArtifactsPushArgs) -> anyhow::Result<ExitCode> {
+    let (workspace, store) = open_record(&args.record)?;
+    let Some(config) = workspace.remote.clone() else {
+        bail!(
+            "the workspace {} has no remote store: set `artifacts: {{store: s3://BUCKET/PREFIX}}` in env.yaml (and run, or give --dir)",
+            workspace.root.display()
+        );
+    };
+    push_to(&config, &workspace.root, &store)
+}
+
+#[cfg(feature = "remote")]
+fn push_to(config: &expman_blobs::RemoteConfig, root: &Path, store: &Store) -> anyhow::Result<ExitCode> {
+    use expman_blobs::remote::{Pushed, Remote};
+    let blobs = BlobStore::for_workspace(root);
+    let remote = Remote::open(config, &blobs)?;
+    let wanted = store.referenced_blobs()?;
+    let todo: Vec<_> =
+        blobs.list()?.into_iter().filter(|b| wanted.contains(&b.sha256) && !remote.is_pushed(&b.sha256)).collect();
+    let total: u64 = todo.iter().map(|b| b.size).sum();
+    eprintln!("{} blob(s) ({}) to check against {}", todo.len(), format_bytes(total), remote.url());
+    let (mut sent, mut had, mut bytes, mut failed) = (0, 0, 0u64, 0);
+    for (i, blob) in todo.iter().enumerate() {
+        match remote.push(&blobs, &blob.sha256) {
+            Ok(Pushed::Already) => had += 1,
+            Ok(Pushed::Sent { bytes: b, resumed_at }) => {
+                sent += 1;
+                bytes += b;
+                let resumed = resumed_at.map(|k| format!(", went on after part {k}")).unwrap_or_default();
+                eprintln!("  [{}/{}] sent {} ({}{resumed})", i + 1, todo.len(), &blob.sha256[..12], format_bytes(b));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("  [{}/{}] {}: {e}", i + 1, todo.len(), &blob.sha256[..12]);
+            }
+        }
+    }
+    println!(
+        "sent {sent} blob(s) ({}) to {}; {had} were there already{}",
+        format_bytes(bytes),
+        remote.url(),
+        if failed > 0 { format!("; {failed} failed (run `expman artifacts push` again)") } else { String::new() }
+    );
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[cfg(not(feature = "remote"))]
+fn push_to(config: &expman_blobs::RemoteConfig, _: &Path, _: &Store) -> anyhow::Result<ExitCode> {
+    bail!("`artifacts.store: {}`: this expman was built without remote stores (feature `remote`)", config.url)
 }
 
 pub fn gc(args: GcArgs) -> anyhow::Result<ExitCode> {

@@ -20,6 +20,9 @@ pub enum BlobError {
     Missing(String),
     #[error("{0}")]
     Key(String),
+    /// A remote store: unreachable, refused, misconfigured.
+    #[error("artifact remote {0}")]
+    Remote(String),
 }
 
 impl BlobError {

@@ -19,12 +19,17 @@
 //! artifact rows); [`BlobStore::list`] and [`BlobStore::remove`] let the
 //! caller collect the rest.
 //!
+//! With the `remote` feature, [`remote::Remote`] keeps a copy of the store
+//! in S3, GCS, Azure Blob or a directory: each blob sent once, resumably.
+//!
 //! Invariant: a path under the store is only ever built from a digest that
 //! [`is_digest`] accepted, so no name from a record can point outside it.
 
 pub mod crypt;
 mod error;
 mod hash;
+#[cfg(feature = "remote")]
+pub mod remote;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,6 +41,18 @@ use sha2::{Digest, Sha256};
 pub use crypt::Key;
 pub use error::BlobError;
 pub use hash::{hash_file, is_digest};
+
+/// A remote copy of the store, as `env.yaml`'s `artifacts` names it
+/// (credentials are never part of it: they come from the environment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteConfig {
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`
+    /// or `file:///dir`.
+    pub url: String,
+    /// An S3-compatible server's endpoint (`http://127.0.0.1:9000`).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+}
 
 /// Where a workspace keeps its blobs, relative to its root.
 pub const STORE_DIR: &str = ".expman/blobs";
@@ -101,11 +118,11 @@ impl BlobStore {
         if is_digest(sha256) { Ok(sha256) } else { Err(BlobError::BadDigest(sha256.to_string())) }
     }
 
-    fn plain_path(&self, sha256: &str) -> PathBuf {
+    pub(crate) fn plain_path(&self, sha256: &str) -> PathBuf {
         self.root.join(&sha256[..2]).join(sha256)
     }
 
-    fn sealed_path(&self, sha256: &str) -> PathBuf {
+    pub(crate) fn sealed_path(&self, sha256: &str) -> PathBuf {
         self.root.join(&sha256[..2]).join(format!("{sha256}.enc"))
     }
 
@@ -134,7 +151,7 @@ impl BlobStore {
         matches!(self.locate(sha256), Ok(Some(_)))
     }
 
-    fn tmp_file(&self) -> Result<(PathBuf, File), BlobError> {
+    pub(crate) fn tmp_file(&self) -> Result<(PathBuf, File), BlobError> {
         let dir = self.root.join("tmp");
         std::fs::create_dir_all(&dir).map_err(|e| BlobError::io(&dir, e))?;
         for attempt in 0u32.. {
@@ -156,7 +173,7 @@ impl BlobStore {
 
     /// Moves a finished temporary file to its blob name (unless the blob
     /// appeared meanwhile); whether it is new.
-    fn settle(&self, tmp: &Path, blob: &Path) -> Result<bool, BlobError> {
+    pub(crate) fn settle(&self, tmp: &Path, blob: &Path) -> Result<bool, BlobError> {
         if blob.exists() {
             let _ = std::fs::remove_file(tmp);
             return Ok(false);

@@ -111,6 +111,8 @@ pub struct Absorbed {
     /// Of those, content the store did not have.
     pub new_blobs: usize,
     pub new_bytes: u64,
+    /// The digests of what was stored (for the remote).
+    pub digests: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -159,12 +161,14 @@ pub fn absorb_run(
             && blobs.is_linked(digest, &full)
         {
             done.files += 1;
+            done.digests.push(digest.to_string());
             continue;
         }
         let stored = if owned { blobs.absorb(&full) } else { blobs.put(&full) };
         match stored {
             Ok(stored) => {
                 done.files += 1;
+                done.digests.push(stored.sha256.clone());
                 if stored.new {
                     done.new_blobs += 1;
                     done.new_bytes += stored.size;

@@ -10,6 +10,7 @@
 //! - [`callbacks`]: early stopping, checkpoints, metrics.csv, hooks;
 //! - [`artifacts`]: ended runs' artifacts into the workspace's store
 //!   (expman-blobs: kept once by content, optionally encrypted);
+//!   [`upload`]: the thread that sends stored blobs to the remote;
 //!   [`inputs`]: what a run declares it uses, resolved and hashed before
 //!   it starts (lineage);
 //! - [`capture`]: git state, code snapshots, `pip freeze`;
@@ -64,6 +65,7 @@ mod scheduler;
 pub mod search;
 pub mod slurm;
 pub mod team;
+pub mod upload;
 pub mod workspace;
 
 use std::collections::BTreeMap;
@@ -256,6 +258,8 @@ pub struct RunReport {
     pub team: Option<team::TeamReport>,
     /// How each search stood when the runner finished.
     pub searches: Vec<search::SearchProgress>,
+    /// What reached the artifact store's remote, when there is one.
+    pub uploads: Option<upload::UploadReport>,
 }
 
 impl RunReport {

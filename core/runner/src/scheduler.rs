@@ -73,6 +73,8 @@ pub struct Scheduler<'a> {
     threads: Vec<JoinHandle<()>>,
     sampler: Option<(SamplerThread, SamplerHandle)>,
     trackers: Option<TrackerThread>,
+    /// Sends stored artifacts to the workspace's remote, when it has one.
+    uploader: Option<crate::upload::Uploader>,
     #[cfg_attr(not(feature = "team"), allow(dead_code))]
     team: Option<TeamThread>,
     last_heartbeat: Instant,
@@ -175,6 +177,11 @@ impl<'a> Scheduler<'a> {
             None
         };
 
+        // A remote that is misconfigured fails here; one that is down does not.
+        let uploader = match &workspace.remote {
+            Some(remote) => Some(crate::upload::Uploader::spawn(remote, checked.blobs.clone())?),
+            None => None,
+        };
         let mut scheduler = Scheduler {
             ctx: LaunchContext {
                 workspace,
@@ -204,6 +211,7 @@ impl<'a> Scheduler<'a> {
             threads,
             sampler,
             trackers,
+            uploader,
             team,
             last_heartbeat: Instant::now(),
             last_stop_scan: Instant::now(),
@@ -516,6 +524,11 @@ impl<'a> Scheduler<'a> {
             run_id,
             &done.info.run_dir,
         );
+        if let Some(uploader) = &self.uploader {
+            for digest in &absorbed.digests {
+                uploader.push(digest);
+            }
+        }
         for warning in &absorbed.warnings {
             let logged = self.store.log_event("warning", None, Some(run_id), warning);
             self.unless_full(logged.map_err(RunError::from))?;
@@ -837,6 +850,18 @@ impl<'a> Scheduler<'a> {
                 }
             }
             self.report.trackers = reports;
+        }
+        if let Some(uploader) = self.uploader.take() {
+            let report = uploader.finish(self.options.tracker_flush);
+            if report.left > 0 {
+                let why = report.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                let message = format!(
+                    "{} artifact(s) not uploaded to {} yet{why}; `expman artifacts push` sends them",
+                    report.left, report.url
+                );
+                self.observer.on_event(RunnerEvent::Warning { run: None, message: &message });
+            }
+            self.report.uploads = Some(report);
         }
         self.report.cancelled = self.cancelling;
         for search in &self.searches {

@@ -2,13 +2,16 @@
 //! live, and how commands that read the record find it.
 //!
 //! A workspace is marked by `.expman/workspace.json` (written on the first
-//! run), which names its database; `.expman/python/` holds the
+//! run), which names its database (and the artifact store's remote, if
+//! any); `.expman/python/` holds the
 //! `expman_client` helper that runs find on their `PYTHONPATH`.
 
 use std::path::{Path, PathBuf};
 
 use expman_schema::Project;
 use expman_schema::model::DatabaseKind;
+
+use expman_blobs::RemoteConfig;
 
 use crate::error::RunError;
 use crate::team::TeamDatabase;
@@ -25,6 +28,8 @@ pub struct Workspace {
     /// The local record (SQLite).
     pub database: PathBuf,
     pub team: Option<TeamDatabase>,
+    /// The remote copy of its artifact store (`artifacts.store`).
+    pub remote: Option<RemoteConfig>,
 }
 
 /// Where a command was told to look for the record.
@@ -71,7 +76,11 @@ impl Workspace {
         };
         let path = db.and_then(|d| d.path.as_deref()).unwrap_or("expman.db");
         let database = if Path::new(path).is_absolute() { PathBuf::from(path) } else { root.join(path) };
-        Ok(Workspace { root, database, team })
+        let remote = project.env.artifacts.as_ref().and_then(|a| {
+            let url = a.store.as_deref().map(str::trim).filter(|u| !u.is_empty())?;
+            Some(RemoteConfig { url: url.to_string(), endpoint: a.endpoint.clone(), region: a.region.clone() })
+        });
+        Ok(Workspace { root, database, team, remote })
     }
 
     /// The workspace at `root`, with the database its marker names (or the
@@ -88,7 +97,13 @@ impl Workspace {
             .unwrap_or_else(|| root.join("expman.db"));
         // The password is never in the marker: it comes from the environment.
         let team = marker["team"].as_str().map(|url| TeamDatabase::new(url, None));
-        Workspace { root: root.to_path_buf(), database, team }
+        // Credentials are never in the marker either: the environment has them.
+        let remote = marker["artifacts"]["store"].as_str().map(|url| RemoteConfig {
+            url: url.to_string(),
+            endpoint: marker["artifacts"]["endpoint"].as_str().map(str::to_string),
+            region: marker["artifacts"]["region"].as_str().map(str::to_string),
+        });
+        Workspace { root: root.to_path_buf(), database, team, remote }
     }
 
     /// Finds the workspace for a command that reads the record: `--workspace`,
@@ -144,6 +159,10 @@ impl Workspace {
         let mut text = serde_json::json!({ "database": db.display().to_string() });
         if let Some(team) = &self.team {
             text["team"] = team.url.clone().into();
+        }
+        if let Some(remote) = &self.remote {
+            text["artifacts"] =
+                serde_json::json!({"store": remote.url, "endpoint": remote.endpoint, "region": remote.region});
         }
         let text = text.to_string();
         if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
