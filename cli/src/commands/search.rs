@@ -13,8 +13,11 @@ use expman_store::{Objective, RunStatus, SearchPoint, SearchRecord, Store};
 use serde_json::json;
 
 use super::query::Scope;
-use crate::args::{HwFormat, ScopeArgs, SearchArgs};
+#[cfg(feature = "kernel")]
+use crate::args::ScopeArgs;
+use crate::args::{HwFormat, SearchArgs};
 use crate::output::tables::TextTable;
+#[cfg(feature = "kernel")]
 use expman_kernel::render::chart::{Chart, Point, Series};
 
 /// One search, read back.
@@ -54,6 +57,7 @@ pub fn search_text(mut args: SearchArgs) -> anyhow::Result<String> {
 
 /// Best value so far over the suggestions of each search (of `trial`,
 /// when given): `%expman plot --history`.
+#[cfg(feature = "kernel")]
 pub fn history_chart(scope: &ScopeArgs, trial: Option<&str>) -> anyhow::Result<Chart> {
     let scope = Scope::open(scope)?;
     let reports = reports(scope.store(), scope.experiment(), trial, false)?;

@@ -6,8 +6,11 @@
 //! or not at all if the remote is failing then; what is left is for
 //! `expman artifacts push`, which sends it without sending anything twice.
 
+#[cfg(feature = "remote")]
 use std::collections::VecDeque;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
+#[cfg(feature = "remote")]
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,7 @@ pub struct UploadReport {
     pub last_error: Option<String>,
 }
 
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 enum Message {
     Push(String),
     Finish(Instant),
