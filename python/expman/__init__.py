@@ -45,8 +45,11 @@ __all__ = [
     "ExpmanError",
     "Run",
     "active_run",
+    "artifacts",
     "compare",
     "end",
+    "get_artifact",
+    "lineage",
     "load_ipython_extension",
     "log_artifact",
     "log_artifacts",
@@ -343,6 +346,50 @@ def compare(a: str, b: str, metric: str, at: str = "final", mode: Optional[str] 
             experiment=experiment,
             all_experiments=all_experiments,
         )
+    )
+
+
+# ----------------------------------------------------------------------------
+# Artifacts and lineage: the same lookups and checks as `expman artifacts`.
+
+
+def artifacts(run: str, workspace: Optional[PathLike] = None) -> list:
+    """A run's artifacts, as ``expman artifacts list``: one dict per artifact
+    with ``path``, ``kind``, ``size``, ``sha256``, ``epoch`` and ``where``
+    (``stored``, ``stored, encrypted``, ``run directory``, ``deleted``,
+    ``missing``). ``polars.DataFrame(expman.artifacts(run))`` makes a table."""
+    import json
+
+    text = _expman.artifacts_json(run, workspace=os.fspath(workspace) if workspace is not None else None)
+    return json.loads(text)["artifacts"]
+
+
+def get_artifact(run: str, path: Optional[str] = None, out: Optional[PathLike] = None, force: bool = False,
+                 workspace: Optional[PathLike] = None) -> Path:
+    """Writes a run's artifact to ``out`` (default: its file name here),
+    checked against its SHA-256, and returns where; fetched from the
+    workspace's remote store when it is not here. ``run`` may be
+    ``alias:NAME`` (then no ``path``). Encrypted stores need
+    ``EXPMAN_ARTIFACT_KEY``."""
+    return Path(
+        _expman.get_artifact(
+            run,
+            path,
+            out=os.fspath(out) if out is not None else None,
+            force=force,
+            workspace=os.fspath(workspace) if workspace is not None else None,
+        )
+    )
+
+
+def lineage(run: str, depth: int = 10, workspace: Optional[PathLike] = None) -> dict:
+    """What a run used and which runs used its outputs, as ``expman lineage
+    --format json``: ``runs``, ``edges`` (``from`` run, ``to`` run, the
+    ``input`` name) and ``files`` (inputs no run made)."""
+    import json
+
+    return json.loads(
+        _expman.lineage_json(run, depth=depth, workspace=os.fspath(workspace) if workspace is not None else None)
     )
 
 

@@ -9,12 +9,15 @@
 //!   `TypeError`/`ValueError` naming the key for what it refuses;
 //! - `query`: the record as Arrow streams (`__arrow_c_stream__`) that
 //!   polars takes without copying, through the CLI's own query commands;
+//! - `artifacts`: a run's artifacts listed and fetched, and its lineage,
+//!   through the CLI's own commands;
 //! - `magics`: the `%expman` magics in IPython, the kernel's own
 //!   interpreter with its outputs shown through IPython's display.
 //!
 //! Invariant: the Python interpreter is never held while expman waits
 //! (on the record, on runs, on a cell): those calls run detached.
 
+mod artifacts;
 mod magics;
 mod query;
 mod run;
@@ -41,6 +44,8 @@ fn init_logging() {
 mod module {
     #[pymodule_export]
     use super::ExpmanError;
+    #[pymodule_export]
+    use super::artifacts::{artifacts_json, get_artifact, lineage_json};
     #[pymodule_export]
     use super::magics::Magics;
     #[pymodule_export]

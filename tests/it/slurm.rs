@@ -108,6 +108,7 @@ fn the_quickstart_runs_through_slurm() {
     let dir = tmp.path().join("quickstart");
     copy_dir(&repo_root().join("examples/quickstart"), &dir);
     std::fs::remove_dir_all(dir.join("with_trackers")).ok();
+    std::fs::remove_dir_all(dir.join("with_s3")).ok();
     // A record left by running the example in the checkout is not this test's.
     std::fs::remove_dir_all(dir.join("outputs")).ok();
     let mut env =

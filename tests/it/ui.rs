@@ -233,6 +233,13 @@ fn artifacts_are_served_only_inside_the_workspace() {
     assert!(got.header("content-disposition").is_some_and(|d| d.starts_with("attachment")));
     assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
 
+    // Gone from the run's directory: served from the artifact store.
+    let run = server.json(&format!("/api/runs/{files}"));
+    std::fs::remove_file(Path::new(run["run_dir"].as_str().unwrap()).join("model.bin")).unwrap();
+    let stored = server.get(&format!("/api/runs/{files}/artifacts/model.bin"));
+    assert_eq!(stored.status, 200, "{}", stored.text());
+    assert_eq!(stored.body, b"fake model weights");
+
     // Not recorded for the run: refused, whatever is on disk.
     for path in ["config.yaml", "../../../env.yaml", "..%2F..%2F..%2Fenv.yaml", "/etc/passwd", "%2Fetc%2Fpasswd"] {
         let refused = server.get(&format!("/api/runs/{files}/artifacts/{path}"));

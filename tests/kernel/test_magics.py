@@ -455,3 +455,28 @@ def test_a_run_cell_records_into_the_team_database_and_another_workspace_reads_i
     ids = [r["uid"] for r in helpers.record_runs(exp / "out" / "expman.db")]
     assert all(i[:8] in text for i in ids), (ids, text)
     assert (other / "out" / ".expman" / "team.db").is_file()
+
+
+def test_artifacts_and_lineage_magics_use_the_cli_s_commands(kernel, helpers, tmp_path):
+    trials = """\
+    - name: made
+      settings: {pipeline.command: [%s, --epochs, "1", --artifact, "model.txt"]}
+    """ % helpers.fake_trial
+    helpers.write_experiment(kernel.cwd / "art", trials)
+    ran = kernel.execute("%%expman run --dir art", timeout=60)
+    assert ran.content["status"] == "ok", ran.describe()
+    ids = kernel.execute("%expman runs --dir art --columns id,trial --format csv").stream().strip().splitlines()[1:]
+    run_id = next(line.split(",")[0] for line in ids if line.endswith(",made"))
+    listed = kernel.execute(f"%expman artifacts list {run_id} --dir art").result()["text/plain"]
+    assert "model.txt" in listed and "stored" in listed, listed
+    out = tmp_path / "model.txt"
+    got = kernel.execute(f"%expman artifacts get {run_id} model.txt --out {out} --dir art")
+    assert got.content["status"] == "ok", got.describe()
+    assert "SHA-256 checked" in got.result()["text/plain"]
+    assert out.is_file()
+    refused = kernel.execute(f"%expman artifacts get {run_id} model.txt --out - --dir art")
+    assert refused.content["status"] == "error" and "standard output" in refused.error()["evalue"], refused.describe()
+    missing = kernel.execute(f"%expman artifacts get {run_id} ../../secret --out {tmp_path / 'x'} --dir art")
+    assert missing.content["status"] == "error" and "recorded no artifact" in missing.error()["evalue"]
+    lineage = kernel.execute(f"%expman lineage {run_id} --dir art").result()["text/plain"]
+    assert run_id in lineage and "used by:" in lineage, lineage

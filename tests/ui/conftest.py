@@ -53,7 +53,7 @@ def quickstart():
     """A copy of examples/quickstart, run once: 22 runs in its record."""
     root = pathlib.Path(tempfile.mkdtemp(prefix="expman-ui-"))
     qs = root / "quickstart"
-    shutil.copytree(REPO / "examples" / "quickstart", qs, ignore=shutil.ignore_patterns("outputs", "with_trackers"))
+    shutil.copytree(REPO / "examples" / "quickstart", qs, ignore=shutil.ignore_patterns("outputs", "with_trackers", "with_s3"))
     expman("run", str(qs), cwd=root)
     try:
         yield qs

@@ -22,16 +22,41 @@ use crate::args::{
 use crate::commands::record::{open_record, open_view};
 
 pub fn artifacts(command: ArtifactsCommand) -> anyhow::Result<ExitCode> {
+    if let ArtifactsCommand::Get(args) = &command
+        && args.out.as_deref() == Some(Path::new("-"))
+    {
+        return get_to_stdout(args);
+    }
+    let (text, ok) = answer(command, &mut |line| eprintln!("{line}"))?;
+    print!("{text}");
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// What an `artifacts` subcommand answers, as text, and whether it fully
+/// succeeded; `progress` gets lines along the way (downloads, uploads).
+/// The CLI prints it; `%expman artifacts ...` shows it in the cell.
+pub fn answer(command: ArtifactsCommand, progress: &mut dyn FnMut(&str)) -> anyhow::Result<(String, bool)> {
     match command {
-        ArtifactsCommand::List(args) => list(&args),
-        ArtifactsCommand::Get(args) => get(&args),
-        ArtifactsCommand::Tag(args) => tag(&args),
-        ArtifactsCommand::Aliases(args) => aliases(&args),
-        ArtifactsCommand::Push(args) => push(&args),
-        ArtifactsCommand::Keygen => {
-            println!("{}", Key::generate()?.to_hex());
-            Ok(ExitCode::SUCCESS)
+        ArtifactsCommand::List(args) => {
+            let listing = listing(&args)?;
+            let text = if args.format == HwFormat::Json {
+                serde_json::to_string_pretty(&listing)? + "\n"
+            } else {
+                listing_text(&listing)
+            };
+            Ok((text, true))
         }
+        ArtifactsCommand::Get(args) => {
+            if args.out.as_deref() == Some(Path::new("-")) {
+                bail!("`--out -` writes to standard output, which a notebook does not have: give a file");
+            }
+            let got = get_file(&args, progress)?;
+            Ok((got.said + "\n", true))
+        }
+        ArtifactsCommand::Tag(args) => Ok((tag(&args)?, true)),
+        ArtifactsCommand::Aliases(args) => Ok((aliases(&args)?, true)),
+        ArtifactsCommand::Push(args) => push(&args, progress),
+        ArtifactsCommand::Keygen => Ok((format!("{}\n", Key::generate()?.to_hex()), true)),
     }
 }
 
@@ -55,39 +80,56 @@ fn run_artifacts(store: &Store, run: &RunRef) -> anyhow::Result<(Option<String>,
     Ok((detail.row.run_dir.clone(), store.run_artifacts(run.id)?))
 }
 
-fn list(args: &ArtifactsListArgs) -> anyhow::Result<ExitCode> {
+/// A run's artifacts as JSON (`{"run", "artifacts": [{"path", "recorded_path",
+/// "kind", "size", "sha256", "epoch", "where"}]}`): what `expman artifacts
+/// list`, `%expman artifacts list` and `expman.artifacts()` show.
+pub fn listing(args: &ArtifactsListArgs) -> anyhow::Result<serde_json::Value> {
     let workspace = crate::commands::record::locate(&args.record)?;
     let store = open_view(&args.record)?;
     let run = store.resolve_run(&args.run)?;
     let (run_dir, rows) = run_artifacts(&store, &run)?;
     let blobs = BlobStore::for_workspace(&workspace.root);
-    if args.format == HwFormat::Json {
-        let items: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "path": shown_path(run_dir.as_deref().map(Path::new), &a.path), "recorded_path": a.path, "kind": a.kind, "size": a.size, "sha256": a.sha256, "epoch": a.epoch,
-                    "where": whereabouts(&blobs, run_dir.as_deref(), a),
-                })
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "path": shown_path(run_dir.as_deref().map(Path::new), &a.path),
+                "recorded_path": a.path,
+                "kind": a.kind,
+                "size": a.size,
+                "sha256": a.sha256,
+                "epoch": a.epoch,
+                "where": whereabouts(&blobs, run_dir.as_deref(), a),
             })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"run": run.uid, "artifacts": items}))?);
-        return Ok(ExitCode::SUCCESS);
-    }
+        })
+        .collect();
+    Ok(serde_json::json!({"run": run.uid, "artifacts": items}))
+}
+
+/// [`listing`] as a table.
+pub fn listing_text(listing: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let run = listing["run"].as_str().unwrap_or_default();
+    let rows = listing["artifacts"].as_array().cloned().unwrap_or_default();
     if rows.is_empty() {
-        println!("run {} recorded no artifacts", run.uid);
-        return Ok(ExitCode::SUCCESS);
+        return format!("run {run} recorded no artifacts\n");
     }
-    let dir = run_dir.as_deref().map(Path::new);
-    let width = rows.iter().map(|a| shown_path(dir, &a.path).len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  {:<12}  {:>10}  {:<12}  where", "path", "kind", "size", "sha256");
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let width = rows.iter().map(|a| text(a, "path").len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}  {:<12}  {:>10}  {:<12}  where\n", "path", "kind", "size", "sha256");
     for a in &rows {
-        let size = a.size.map(|s| format_bytes(s.max(0) as u64)).unwrap_or_default();
-        let digest = a.sha256.as_deref().map(|d| &d[..d.len().min(12)]).unwrap_or("");
-        let place = whereabouts(&blobs, run_dir.as_deref(), a);
-        println!("{:<width$}  {:<12}  {size:>10}  {digest:<12}  {place}", shown_path(dir, &a.path), a.kind);
+        let size = a["size"].as_i64().map(|s| format_bytes(s.max(0) as u64)).unwrap_or_default();
+        let digest = text(a, "sha256");
+        let digest = &digest[..digest.len().min(12)];
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<12}  {size:>10}  {digest:<12}  {}",
+            text(a, "path"),
+            text(a, "kind"),
+            text(a, "where")
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    out
 }
 
 /// The key to read an encrypted store with: `--key-file`, else
@@ -143,40 +185,66 @@ fn named_artifact(
     Ok((run, run_dir, row))
 }
 
-fn get(args: &ArtifactsGetArgs) -> anyhow::Result<ExitCode> {
+fn get_to_stdout(args: &ArtifactsGetArgs) -> anyhow::Result<ExitCode> {
+    {
+        let (what, _, source) = locate_content(args, &mut |line| eprintln!("{line}"))?;
+        match source {
+            Content::Blob(blobs, digest) => {
+                blobs.copy_out(&digest, &mut std::io::stdout().lock(), &what)?;
+            }
+            Content::File(file) => {
+                let mut input =
+                    std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                std::io::copy(&mut input, &mut std::io::stdout().lock())?;
+            }
+        }
+        std::io::stdout().flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An artifact written to a file by [`get_file`].
+#[derive(Debug)]
+pub struct GotFile {
+    pub path: PathBuf,
+    pub size: u64,
+    /// What happened, in a sentence (`wrote model.json (1.2 KiB), SHA-256 checked`).
+    pub said: String,
+}
+
+/// Where an artifact's content is read from.
+enum Content {
+    /// A blob of the store (fetched from the remote first if need be).
+    Blob(BlobStore, String),
+    /// The run directory's file, checked against the recorded digest.
+    File(PathBuf),
+}
+
+/// Finds the content of the artifact `args` names: the store (after
+/// fetching it from the remote when it is not here), else the run's file
+/// when it still has the recorded content. With its description.
+fn locate_content(
+    args: &ArtifactsGetArgs,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<(String, String, Content)> {
     let workspace = crate::commands::record::locate(&args.record)?;
     let store = open_view(&args.record)?;
     let (run, run_dir, row) = named_artifact(&store, &args.run, args.path.as_deref())?;
-    let what = format!("artifact {} of run {}", shown_path(run_dir.as_deref().map(Path::new), &row.path), run.uid);
+    let shown = shown_path(run_dir.as_deref().map(Path::new), &row.path);
+    let what = format!("artifact {shown} of run {}", run.uid);
     let blobs = BlobStore::for_workspace(&workspace.root).with_key(reading_key(args.key_file.as_deref())?);
-    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
-    let out: PathBuf = match &args.out {
-        Some(p) => p.clone(),
-        None => PathBuf::from(Path::new(&row.path).file_name().context("the artifact's path has no file name")?),
-    };
-    if !to_stdout && out.exists() && !args.force {
-        bail!("{} exists; give another `--out`, or `--force` to write over it", out.display());
-    }
     // Not here (a run recorded on another machine of the team): from the
     // remote copy of the store, when there is one.
     if let Some(digest) = row.sha256.as_deref()
         && !blobs.contains(digest)
         && let Some(remote) = &workspace.remote
     {
-        fetch(remote, &blobs, digest, &what)?;
+        fetch(remote, &blobs, digest, &what, progress)?;
     }
-    if let Some(digest) = row.sha256.as_deref()
-        && blobs.contains(digest)
+    if let Some(digest) = row.sha256.clone()
+        && blobs.contains(&digest)
     {
-        let size = if to_stdout {
-            blobs.copy_out(digest, &mut std::io::stdout().lock(), &what)?
-        } else {
-            blobs.read_to(digest, &out, &what)?
-        };
-        if !to_stdout {
-            eprintln!("wrote {} ({}), SHA-256 checked", out.display(), format_bytes(size));
-        }
-        return Ok(ExitCode::SUCCESS);
+        return Ok((what, shown, Content::Blob(blobs, digest)));
     }
     // Not stored yet (the run goes on, or ended before the store existed):
     // the run directory's file, if it still has the recorded content.
@@ -191,22 +259,37 @@ fn get(args: &ArtifactsGetArgs) -> anyhow::Result<ExitCode> {
             file.display()
         );
     }
-    let (size, digest) = expman_blobs::hash_file(&file)?;
+    let (_, digest) = expman_blobs::hash_file(&file)?;
     if row.sha256.as_deref().is_some_and(|d| d != digest) {
         bail!("{what}: {} was changed after the run recorded it (SHA-256 differs); not copied", file.display());
     }
-    if to_stdout {
-        let mut input = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        std::io::copy(&mut input, &mut std::io::stdout().lock())?;
-        std::io::stdout().flush()?;
-    } else {
-        std::fs::copy(&file, &out).with_context(|| format!("cannot write {}", out.display()))?;
-        eprintln!("wrote {} ({}), from the run directory", out.display(), format_bytes(size));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((what, shown, Content::File(file)))
 }
 
-fn tag(args: &ArtifactsTagArgs) -> anyhow::Result<ExitCode> {
+/// Writes the artifact `args` names to `--out` (default: its file name in
+/// the current directory), checked: `expman artifacts get`, `%expman
+/// artifacts get` and `expman.get_artifact()`.
+pub fn get_file(args: &ArtifactsGetArgs, progress: &mut dyn FnMut(&str)) -> anyhow::Result<GotFile> {
+    let (what, shown, source) = locate_content(args, progress)?;
+    let out: PathBuf = match &args.out {
+        Some(p) => p.clone(),
+        None => PathBuf::from(Path::new(&shown).file_name().context("the artifact's path has no file name")?),
+    };
+    if out.exists() && !args.force {
+        bail!("{} exists; give another `--out`, or `--force` to write over it", out.display());
+    }
+    let (size, from) = match source {
+        Content::Blob(blobs, digest) => (blobs.read_to(&digest, &out, &what)?, "SHA-256 checked"),
+        Content::File(file) => {
+            let size = std::fs::copy(&file, &out).with_context(|| format!("cannot write {}", out.display()))?;
+            (size, "from the run directory, SHA-256 checked")
+        }
+    };
+    let said = format!("wrote {} ({}), {from}", out.display(), format_bytes(size));
+    Ok(GotFile { path: out, size, said })
+}
+
+fn tag(args: &ArtifactsTagArgs) -> anyhow::Result<String> {
     let name = args.name.as_str();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         bail!("`{name}` cannot be an artifact name: use letters, digits, `-`, `_` and `.`");
@@ -216,17 +299,16 @@ fn tag(args: &ArtifactsTagArgs) -> anyhow::Result<ExitCode> {
     let before = store.aliases(Some(name))?.into_iter().next();
     store.set_alias(name, row.id)?;
     let shown = shown_path(run_dir.as_deref().map(Path::new), &row.path);
-    match before.filter(|b| b.artifact.id != row.id) {
-        Some(b) => println!(
-            "`{name}` now names {shown} of run {} (it named {} of run {})",
+    Ok(match before.filter(|b| b.artifact.id != row.id) {
+        Some(b) => format!(
+            "`{name}` now names {shown} of run {} (it named {} of run {})\n",
             run.uid, b.artifact.path, b.run.uid
         ),
-        None => println!("`{name}` names {shown} of run {}; refer to it as alias:{name}", run.uid),
-    }
-    Ok(ExitCode::SUCCESS)
+        None => format!("`{name}` names {shown} of run {}; refer to it as alias:{name}\n", run.uid),
+    })
 }
 
-fn aliases(args: &ArtifactsAliasesArgs) -> anyhow::Result<ExitCode> {
+fn aliases(args: &ArtifactsAliasesArgs) -> anyhow::Result<String> {
     let store = open_view(&args.record)?;
     let all = store.aliases(None)?;
     if args.format == HwFormat::Json {
@@ -237,25 +319,31 @@ fn aliases(args: &ArtifactsAliasesArgs) -> anyhow::Result<ExitCode> {
                     "sha256": a.artifact.sha256, "size": a.artifact.size, "tagged_at": a.created_at})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(serde_json::to_string_pretty(&items)? + "\n");
     }
     if all.is_empty() {
-        println!("no artifact is named yet (`expman artifacts tag RUN PATH NAME`)");
+        return Ok("no artifact is named yet (`expman artifacts tag RUN PATH NAME`)\n".into());
     }
+    let mut out = String::new();
     for a in &all {
         let digest = a.artifact.sha256.as_deref().map(|d| &d[..d.len().min(12)]).unwrap_or("");
-        println!("{:<16} run {}  {}  {digest}", a.name, a.run.uid, a.artifact.path);
+        out.push_str(&format!("{:<16} run {}  {}  {digest}\n", a.name, a.run.uid, a.artifact.path));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }
 
 #[cfg(feature = "remote")]
-fn fetch(remote: &expman_blobs::RemoteConfig, blobs: &BlobStore, digest: &str, what: &str) -> anyhow::Result<()> {
+fn fetch(
+    remote: &expman_blobs::RemoteConfig,
+    blobs: &BlobStore,
+    digest: &str,
+    what: &str,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
     let remote = expman_blobs::remote::Remote::open(remote, blobs)?;
     match remote.fetch(blobs, digest) {
         Ok(size) => {
-            eprintln!("fetched {what} from {} ({})", remote.url(), format_bytes(size));
+            progress(&format!("fetched {what} from {} ({})", remote.url(), format_bytes(size)));
             Ok(())
         }
         Err(e) => Err(anyhow::anyhow!("{what} is not in this workspace's store, and fetching it failed: {e}")),
@@ -263,7 +351,13 @@ fn fetch(remote: &expman_blobs::RemoteConfig, blobs: &BlobStore, digest: &str, w
 }
 
 #[cfg(not(feature = "remote"))]
-fn fetch(remote: &expman_blobs::RemoteConfig, _: &BlobStore, _: &str, what: &str) -> anyhow::Result<()> {
+fn fetch(
+    remote: &expman_blobs::RemoteConfig,
+    _: &BlobStore,
+    _: &str,
+    what: &str,
+    _: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
     bail!(
         "{what} is not here, and this expman was built without remote stores (feature `remote`) to fetch it from {}",
         remote.url
@@ -272,7 +366,7 @@ fn fetch(remote: &expman_blobs::RemoteConfig, _: &BlobStore, _: &str, what: &str
 
 /// `expman artifacts push`: every blob the record refers to that the
 /// remote does not have.
-fn push(args: &ArtifactsPushArgs) -> anyhow::Result<ExitCode> {
+fn push(args: &ArtifactsPushArgs, progress: &mut dyn FnMut(&str)) -> anyhow::Result<(String, bool)> {
     let (workspace, store) = open_record(&args.record)?;
     let Some(config) = workspace.remote.clone() else {
         bail!(
@@ -280,11 +374,16 @@ fn push(args: &ArtifactsPushArgs) -> anyhow::Result<ExitCode> {
             workspace.root.display()
         );
     };
-    push_to(&config, &workspace.root, &store)
+    push_to(&config, &workspace.root, &store, progress)
 }
 
 #[cfg(feature = "remote")]
-fn push_to(config: &expman_blobs::RemoteConfig, root: &Path, store: &Store) -> anyhow::Result<ExitCode> {
+fn push_to(
+    config: &expman_blobs::RemoteConfig,
+    root: &Path,
+    store: &Store,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<(String, bool)> {
     use expman_blobs::remote::{Pushed, Remote};
     let blobs = BlobStore::for_workspace(root);
     let remote = Remote::open(config, &blobs)?;
@@ -292,7 +391,7 @@ fn push_to(config: &expman_blobs::RemoteConfig, root: &Path, store: &Store) -> a
     let todo: Vec<_> =
         blobs.list()?.into_iter().filter(|b| wanted.contains(&b.sha256) && !remote.is_pushed(&b.sha256)).collect();
     let total: u64 = todo.iter().map(|b| b.size).sum();
-    eprintln!("{} blob(s) ({}) to check against {}", todo.len(), format_bytes(total), remote.url());
+    progress(&format!("{} blob(s) ({}) to check against {}", todo.len(), format_bytes(total), remote.url()));
     let (mut sent, mut had, mut bytes, mut failed) = (0, 0, 0u64, 0);
     for (i, blob) in todo.iter().enumerate() {
         match remote.push(&blobs, &blob.sha256) {
@@ -301,25 +400,36 @@ fn push_to(config: &expman_blobs::RemoteConfig, root: &Path, store: &Store) -> a
                 sent += 1;
                 bytes += b;
                 let resumed = resumed_at.map(|k| format!(", went on after part {k}")).unwrap_or_default();
-                eprintln!("  [{}/{}] sent {} ({}{resumed})", i + 1, todo.len(), &blob.sha256[..12], format_bytes(b));
+                progress(&format!(
+                    "  [{}/{}] sent {} ({}{resumed})",
+                    i + 1,
+                    todo.len(),
+                    &blob.sha256[..12],
+                    format_bytes(b)
+                ));
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("  [{}/{}] {}: {e}", i + 1, todo.len(), &blob.sha256[..12]);
+                progress(&format!("  [{}/{}] {}: {e}", i + 1, todo.len(), &blob.sha256[..12]));
             }
         }
     }
-    println!(
-        "sent {sent} blob(s) ({}) to {}; {had} were there already{}",
+    let text = format!(
+        "sent {sent} blob(s) ({}) to {}; {had} were there already{}\n",
         format_bytes(bytes),
         remote.url(),
         if failed > 0 { format!("; {failed} failed (run `expman artifacts push` again)") } else { String::new() }
     );
-    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok((text, failed == 0))
 }
 
 #[cfg(not(feature = "remote"))]
-fn push_to(config: &expman_blobs::RemoteConfig, _: &Path, _: &Store) -> anyhow::Result<ExitCode> {
+fn push_to(
+    config: &expman_blobs::RemoteConfig,
+    _: &Path,
+    _: &Store,
+    _: &mut dyn FnMut(&str),
+) -> anyhow::Result<(String, bool)> {
     bail!("`artifacts.store: {}`: this expman was built without remote stores (feature `remote`)", config.url)
 }
 

@@ -122,18 +122,22 @@ impl Graph {
 }
 
 pub fn lineage(args: LineageArgs) -> anyhow::Result<ExitCode> {
+    print!("{}", lineage_text(&args)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `expman lineage` prints (and `%expman lineage` shows).
+pub fn lineage_text(args: &LineageArgs) -> anyhow::Result<String> {
     let store = open_view(&args.record)?;
     let run = store.resolve_run(&args.run)?;
     let mut graph = Graph::default();
     graph.upstream(&store, &run, args.depth + 1, &mut HashSet::new())?;
     graph.downstream(&store, &run, args.depth + 1, &mut HashSet::new())?;
-    let text = match args.format {
+    Ok(match args.format {
         LineageFormat::Text => text(&graph, &run.uid, args.depth),
         LineageFormat::Json => serde_json::to_string_pretty(&as_json(&graph, &run.uid))? + "\n",
         LineageFormat::Dot => dot(&graph, &run.uid),
-    };
-    print!("{text}");
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn short(sha: &str) -> &str {

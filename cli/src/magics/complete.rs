@@ -93,7 +93,7 @@ pub fn complete(code: &str, cursor: usize, known: &dyn Fn() -> Known) -> Complet
     let candidates = match sub_name {
         "compare" | "summary" => k.trials,
         "metrics" | "diff" | "stop" => k.trials.into_iter().chain(k.runs).collect(),
-        "show" => k.runs,
+        "show" | "lineage" => k.runs,
         "plot" if finished.len() == 2 => {
             k.metrics.iter().map(|m| m.trim_start_matches("metrics.").to_string()).collect()
         }

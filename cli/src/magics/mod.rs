@@ -166,6 +166,27 @@ impl Magics {
                 cell.result(Bundle::text(crate::commands::search::search_text(a).map_err(err)?));
                 Ok(())
             }
+            MagicCommand::Artifacts(mut command) => {
+                use crate::args::ArtifactsCommand as A;
+                match &mut command {
+                    A::List(a) => self.default_record(&mut a.record),
+                    A::Get(a) => self.default_record(&mut a.record),
+                    A::Tag(a) => self.default_record(&mut a.record),
+                    A::Aliases(a) => self.default_record(&mut a.record),
+                    A::Push(a) => self.default_record(&mut a.record),
+                    A::Keygen => {}
+                }
+                let (text, _) =
+                    crate::commands::artifacts::answer(command, &mut |line| cell.stdout(&format!("{line}\n")))
+                        .map_err(err)?;
+                cell.result(Bundle::text(text));
+                Ok(())
+            }
+            MagicCommand::Lineage(mut a) => {
+                self.default_record(&mut a.record);
+                cell.result(Bundle::text(crate::commands::lineage::lineage_text(&a).map_err(err)?));
+                Ok(())
+            }
             MagicCommand::Hw(a) => hw::hw(&a, cell),
             MagicCommand::Stop(a) => {
                 for line in self.background.stop(&a)? {

@@ -62,6 +62,11 @@ pub enum MagicCommand {
     Plot(PlotArgs),
     /// A search's state: best run, history of suggestions, each setting's importance.
     Search(SearchArgs),
+    /// A run's artifacts (list), one written to a file (get, SHA-256 checked), names (tag, aliases), push to the remote.
+    #[command(subcommand)]
+    Artifacts(crate::args::ArtifactsCommand),
+    /// What a run used and which runs used its outputs (text, json, dot).
+    Lineage(crate::args::LineageArgs),
     /// The machine: CPU, memory, GPUs; --watch SECONDS keeps it live.
     Hw(HwMagicArgs),
     /// Stop background runs: a run id (prefix), a trial name, or --all.

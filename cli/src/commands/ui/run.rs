@@ -5,7 +5,9 @@
 //! An artifact's file is served only when the record lists that path for
 //! that run (and the checkpoint policy has not deleted it), and only when
 //! the file, with every link resolved, lies inside the workspace: `../`,
-//! absolute paths and symbolic links out of it are refused.
+//! absolute paths and symbolic links out of it are refused. A file gone
+//! from the run's directory is served from the artifact store (its plain
+//! blob, found by the recorded SHA-256); an encrypted one is refused.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -154,6 +156,32 @@ pub fn hardware(store: &Store, id: &str) -> Result<Value, ApiError> {
     }))
 }
 
+/// The artifact store's plain copy of a recorded artifact, if it has one
+/// (a blob is named by its content and never written in place). An
+/// encrypted one is refused: the server holds no key.
+fn stored_copy(
+    store: &Store,
+    root: &Path,
+    run_id: i64,
+    recorded: &Path,
+    uid: &str,
+) -> Result<Option<PathBuf>, ApiError> {
+    let rows = store.run_artifacts(run_id).map_err(store_error)?;
+    let Some(digest) =
+        rows.iter().rev().find(|r| !r.deleted && Path::new(&r.path) == recorded).and_then(|r| r.sha256.clone())
+    else {
+        return Ok(None);
+    };
+    match expman_blobs::BlobStore::for_workspace(root).locate(&digest) {
+        Ok(Some((_, true))) => Err(ApiError::forbidden(format!(
+            "artifact `{}` of run {uid} is stored encrypted; `expman artifacts get` with the key gives it back",
+            recorded.display()
+        ))),
+        Ok(Some((blob, false))) => Ok(Some(blob)),
+        _ => Ok(None),
+    }
+}
+
 /// The file of artifact `path` of run `id`, checked (see the module doc).
 /// Artifacts recorded with an absolute path come with their leading `/`
 /// dropped from the URL; they are found either way.
@@ -176,11 +204,19 @@ pub fn artifact_file(store: &Store, workspace: &Path, id: &str, path: &str) -> R
     } else {
         dir.ok_or_else(|| ApiError::not_found(format!("run {uid} has no directory")))?.join(recorded)
     };
-    let real = file
-        .canonicalize()
-        .map_err(|e| ApiError::not_found(format!("artifact `{path}` of run {uid}: {}: {e}", file.display())))?;
     let root =
         workspace.canonicalize().map_err(|e| ApiError::internal(format!("workspace {}: {e}", workspace.display())))?;
+    let real = match file.canonicalize() {
+        Ok(real) => real,
+        // Gone from the run's directory (or never there: a file outside the
+        // workspace): its content from the artifact store.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return stored_copy(store, &root, run.id, recorded, uid)?.ok_or_else(|| {
+                ApiError::not_found(format!("artifact `{path}` of run {uid}: {}: {e}", file.display()))
+            });
+        }
+        Err(e) => return Err(ApiError::not_found(format!("artifact `{path}` of run {uid}: {}: {e}", file.display()))),
+    };
     if !real.starts_with(&root) {
         return Err(ApiError::forbidden(format!(
             "artifact `{path}` of run {uid} leads outside the workspace ({}): refused",
