@@ -235,3 +235,36 @@ fn the_server_stopped_mid_upload_and_started_again_loses_nothing_and_gets_nothin
     let again = expman(&dir, &["artifacts", "push"], &[]);
     assert!(text(&again).contains("0 blob(s) (0 B) to check"), "{}", text(&again));
 }
+
+#[test]
+fn the_quickstart_with_s3_keeps_its_checkpoints_once_and_uploads_them() {
+    let Some(endpoint) = endpoint() else { return };
+    let tmp = TempDir::new("s3-quickstart");
+    let qs = tmp.path().join("quickstart");
+    crate::support::copy_dir(&repo_root().join("examples/quickstart"), &qs);
+    let _ = std::fs::remove_dir_all(qs.join("outputs"));
+    let store = format!("s3://expman/quickstart-{}", std::process::id());
+    let env = [("EXPMAN_S3_ENDPOINT", endpoint.as_str()), ("EXPMAN_ARTIFACT_STORE", store.as_str())];
+    let run = expman(&qs, &["run", "with_s3", "--trial", "baseline"], &env);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(!text(&run).contains("not uploaded"), "{}", text(&run));
+    let push = expman(&qs, &["artifacts", "push", "--dir", "with_s3"], &env);
+    assert!(text(&push).contains("0 blob(s) (0 B) to check"), "everything went up as the runs ended: {}", text(&push));
+    // Three repeats share one code snapshot: one blob, linked from the
+    // snapshot file the runs recorded.
+    // The workspace (`outputs`) is relative to the config directory that names it: with_s3/.
+    let blobs = qs.join("with_s3/outputs/.expman/blobs");
+    let files: Vec<PathBuf> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name().len() == 2)
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.path()))
+        .collect();
+    assert!(files.len() >= 6, "checkpoints, weights and snapshots stored: {files:?}");
+    let out = expman(&qs, &["runs", "--dir", "with_s3", "--format", "json", "--columns", "id"], &env);
+    let ids: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    assert_eq!(ids.len(), 3);
+    let listed = expman(&qs, &["artifacts", "list", ids[0]["id"].as_str().unwrap(), "--dir", "with_s3"], &env);
+    let listed = text(&listed);
+    assert!(listed.contains("checkpoint") && listed.contains("stored"), "{listed}");
+}

@@ -393,25 +393,27 @@ fn push_to(
     let total: u64 = todo.iter().map(|b| b.size).sum();
     progress(&format!("{} blob(s) ({}) to check against {}", todo.len(), format_bytes(total), remote.url()));
     let (mut sent, mut had, mut bytes, mut failed) = (0, 0, 0u64, 0);
-    for (i, blob) in todo.iter().enumerate() {
-        match remote.push(&blobs, &blob.sha256) {
-            Ok(Pushed::Already) => had += 1,
-            Ok(Pushed::Sent { bytes: b, resumed_at }) => {
-                sent += 1;
-                bytes += b;
-                let resumed = resumed_at.map(|k| format!(", went on after part {k}")).unwrap_or_default();
-                progress(&format!(
-                    "  [{}/{}] sent {} ({}{resumed})",
-                    i + 1,
-                    todo.len(),
-                    &blob.sha256[..12],
-                    format_bytes(b)
-                ));
+    let digests: Vec<String> = todo.iter().map(|b| b.sha256.clone()).collect();
+    for chunk in digests.chunks(256) {
+        for (digest, outcome) in remote.push_many(&blobs, chunk, 16) {
+            match outcome {
+                Ok(Pushed::Already) => had += 1,
+                Ok(Pushed::Sent { bytes: b, resumed_at }) => {
+                    sent += 1;
+                    bytes += b;
+                    if b >= expman_blobs::remote::MULTIPART_FROM || resumed_at.is_some() {
+                        let resumed = resumed_at.map(|k| format!(", went on after part {k}")).unwrap_or_default();
+                        progress(&format!("  sent {} ({}{resumed})", &digest[..12], format_bytes(b)));
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    progress(&format!("  {}: {e}", &digest[..12]));
+                }
             }
-            Err(e) => {
-                failed += 1;
-                progress(&format!("  [{}/{}] {}: {e}", i + 1, todo.len(), &blob.sha256[..12]));
-            }
+        }
+        if digests.len() > 256 {
+            progress(&format!("  {} of {} checked", sent + had + failed, digests.len()));
         }
     }
     let text = format!(

@@ -200,6 +200,55 @@ impl Remote {
         Ok(Pushed::Sent { bytes: size, resumed_at })
     }
 
+    /// Sends many blobs: those under [`MULTIPART_FROM`] `concurrency` at a
+    /// time (one PUT each, no HEAD first: a blob's name is its content, so
+    /// sending it again changes nothing), larger ones one after the other
+    /// as [`Remote::push`] does. Each blob's outcome, in no set order.
+    pub fn push_many(
+        &self,
+        store: &BlobStore,
+        digests: &[String],
+        concurrency: usize,
+    ) -> Vec<(String, Result<Pushed, BlobError>)> {
+        let mut small = Vec::new();
+        let mut out = Vec::new();
+        for digest in digests {
+            if self.is_pushed(digest) {
+                out.push((digest.clone(), Ok(Pushed::Already)));
+                continue;
+            }
+            match store.locate(digest) {
+                Ok(Some((file, encrypted))) => match std::fs::metadata(&file) {
+                    Ok(meta) if meta.len() < MULTIPART_FROM => {
+                        small.push((digest.clone(), file, encrypted, meta.len()))
+                    }
+                    Ok(_) => out.push((digest.clone(), self.push(store, digest))),
+                    Err(e) => out.push((digest.clone(), Err(BlobError::io(&file, e)))),
+                },
+                Ok(None) => out.push((digest.clone(), Err(BlobError::Missing(digest.clone())))),
+                Err(e) => out.push((digest.clone(), Err(e))),
+            }
+        }
+        let sends = futures_util::stream::iter(small.into_iter().map(|(digest, file, encrypted, size)| async move {
+            let object = self.object(&digest, encrypted);
+            let sent = match std::fs::read(&file) {
+                Ok(bytes) => self
+                    .store
+                    .put(&object, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| remote_error(&self.url, e))
+                    .and_then(|_| self.mark(&digest))
+                    .map(|()| Pushed::Sent { bytes: size, resumed_at: None }),
+                Err(e) => Err(BlobError::io(&file, e)),
+            };
+            (digest, sent)
+        }))
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>();
+        out.extend(self.runtime.block_on(sends));
+        out
+    }
+
     /// A multipart upload, its progress saved after every part; `Some(k)`
     /// when it went on from part `k` of an earlier try.
     fn send_in_parts(

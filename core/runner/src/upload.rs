@@ -78,6 +78,12 @@ impl Uploader {
     }
 }
 
+/// Blobs taken from the queue at a time, and small ones sent at once.
+#[cfg(feature = "remote")]
+const BATCH: usize = 256;
+#[cfg(feature = "remote")]
+const CONCURRENCY: usize = 16;
+
 #[cfg(feature = "remote")]
 fn work(remote: Remote, blobs: BlobStore, rx: mpsc::Receiver<Message>) -> UploadReport {
     let mut report = UploadReport { url: remote.url().to_string(), ..Default::default() };
@@ -121,25 +127,35 @@ fn work(remote: Remote, blobs: BlobStore, rx: mpsc::Receiver<Message>) -> Upload
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let Some(sha) = queue.front().cloned() else { continue };
-        match remote.push(&blobs, &sha) {
-            Ok(pushed) => {
-                queue.pop_front();
-                if let Pushed::Sent { bytes, .. } = pushed {
-                    report.sent += 1;
-                    report.bytes += bytes;
+        // Up to a batch at a time: small blobs go several at once.
+        let batch: Vec<String> = queue.iter().take(BATCH).cloned().collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let mut failed = None;
+        for (sha, outcome) in remote.push_many(&blobs, &batch, CONCURRENCY) {
+            match outcome {
+                Ok(pushed) => {
+                    queue.retain(|q| q != &sha);
+                    if let Pushed::Sent { bytes, .. } = pushed {
+                        report.sent += 1;
+                        report.bytes += bytes;
+                    }
                 }
+                // Gone from the store (freed by gc): nothing to send.
+                Err(expman_blobs::BlobError::Missing(_)) => queue.retain(|q| q != &sha),
+                Err(e) => failed = Some(e),
+            }
+        }
+        match failed {
+            None => {
                 if failing {
                     tracing::info!("artifact remote {} reachable again", remote.url());
                     failing = false;
                 }
                 pause = Duration::ZERO;
             }
-            Err(expman_blobs::BlobError::Missing(_)) => {
-                // Gone from the store (freed by gc): nothing to send.
-                queue.pop_front();
-            }
-            Err(e) => {
+            Some(e) => {
                 if !failing {
                     tracing::warn!(
                         "cannot upload artifacts ({e}); trying again, `expman artifacts push` sends the rest later"
