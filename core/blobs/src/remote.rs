@@ -45,6 +45,8 @@ pub struct Remote {
     /// `<store>/uploads/`: parts sent so far of uploads under way.
     uploads: PathBuf,
     id: String,
+    /// Said with every error: credentials missing from the environment.
+    hint: Option<String>,
 }
 
 /// What a push did.
@@ -55,10 +57,6 @@ pub enum Pushed {
     /// Sent now: its bytes, and from which part it went on (`Some(k)` when
     /// `k` parts had been sent before this call).
     Sent { bytes: u64, resumed_at: Option<usize> },
-}
-
-fn remote_error(url: &str, e: impl std::fmt::Display) -> BlobError {
-    BlobError::Remote(format!("{url}: {e}"))
 }
 
 impl std::fmt::Debug for Remote {
@@ -132,6 +130,16 @@ impl Remote {
             .build()
             .map_err(|e| BlobError::Remote(format!("cannot start the upload runtime: {e}")))?;
         let id = crate::hash::hex(&Sha256::digest(url.as_bytes()))[..16].to_string();
+        let missing = |vars: &[&str]| vars.iter().all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
+        let hint = match scheme {
+            "s3" if missing(&["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]) => {
+                Some("no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment; expman reads credentials only from there (or an EC2 instance's role)".to_string())
+            }
+            "gs" if missing(&["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"]) => {
+                Some("no GOOGLE_APPLICATION_CREDENTIALS in the environment".to_string())
+            }
+            _ => None,
+        };
         Ok(Remote {
             marks: local.root().join("pushed").join(&id),
             uploads: local.root().join("uploads"),
@@ -141,11 +149,23 @@ impl Remote {
             parts,
             runtime,
             id,
+            hint,
         })
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// An error of the remote, with a hint when the environment lacks the
+    /// credentials (the S3 client then asks the EC2 instance metadata
+    /// service, whose refusal says little).
+    fn error(&self, e: impl std::fmt::Display) -> BlobError {
+        let mut text = format!("{}: {e}", self.url);
+        if let Some(hint) = &self.hint {
+            text.push_str(&format!(" ({hint})"));
+        }
+        BlobError::Remote(text)
     }
 
     fn object(&self, sha256: &str, encrypted: bool) -> ObjectPath {
@@ -184,15 +204,13 @@ impl Remote {
                 return Ok(Pushed::Already);
             }
             Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(remote_error(&self.url, e)),
+            Err(e) => return Err(self.error(e)),
         }
         let resumed_at = match (&self.parts, size >= MULTIPART_FROM) {
             (Some(parts), true) => self.send_in_parts(parts.as_ref(), &file, size, &object, &state)?,
             _ => {
                 let bytes = std::fs::read(&file).map_err(|e| BlobError::io(&file, e))?;
-                self.runtime
-                    .block_on(self.store.put(&object, PutPayload::from(bytes)))
-                    .map_err(|e| remote_error(&self.url, e))?;
+                self.runtime.block_on(self.store.put(&object, PutPayload::from(bytes))).map_err(|e| self.error(e))?;
                 None
             }
         };
@@ -236,7 +254,7 @@ impl Remote {
                     .store
                     .put(&object, PutPayload::from(bytes))
                     .await
-                    .map_err(|e| remote_error(&self.url, e))
+                    .map_err(|e| self.error(e))
                     .and_then(|_| self.mark(&digest))
                     .map(|()| Pushed::Sent { bytes: size, resumed_at: None }),
                 Err(e) => Err(BlobError::io(&file, e)),
@@ -266,8 +284,7 @@ impl Remote {
                 (u, Some(at))
             }
             None => {
-                let id =
-                    self.runtime.block_on(parts.create_multipart(object)).map_err(|e| remote_error(&self.url, e))?;
+                let id = self.runtime.block_on(parts.create_multipart(object)).map_err(|e| self.error(e))?;
                 let u = Upload { id, part_size: PART_SIZE, parts: Vec::new() };
                 u.save(state)?;
                 (u, None)
@@ -294,13 +311,11 @@ impl Remote {
                     let _ = std::fs::remove_file(state);
                     return self.send_in_parts(parts, file, size, object, state).map(|_| None);
                 }
-                Err(e) => return Err(remote_error(&self.url, e)),
+                Err(e) => return Err(self.error(e)),
             }
         }
         let ids = upload.parts.iter().map(|c| PartId { content_id: c.clone() }).collect();
-        self.runtime
-            .block_on(parts.complete_multipart(object, &upload.id, ids))
-            .map_err(|e| remote_error(&self.url, e))?;
+        self.runtime.block_on(parts.complete_multipart(object, &upload.id, ids)).map_err(|e| self.error(e))?;
         let _ = std::fs::remove_file(state);
         Ok(resumed)
     }
@@ -337,7 +352,7 @@ impl Remote {
                 }
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(remote_error(&self.url, e));
+                    return Err(self.error(e));
                 }
             };
             if !encrypted && digest != sha256 {
