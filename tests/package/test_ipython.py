@@ -57,8 +57,12 @@ def execute(kc, code):
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
         messages.append(msg)
-    reply = kc.get_shell_msg(timeout=WAIT)
-    return reply["content"], messages
+    # The reply to this request (not one left over from an earlier one
+    # whose wait ran out on a loaded machine).
+    while True:
+        reply = kc.get_shell_msg(timeout=WAIT)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"], messages
 
 
 def test_run_cell_updates_one_display_and_runs_is_a_dataframe(ipykernel, workdir, expman_bin):
@@ -86,7 +90,7 @@ def test_run_cell_updates_one_display_and_runs_is_a_dataframe(ipykernel, workdir
     assert out.strip() == "polars DataFrame 2 ['alpha', 'beta']"
 
     reply, messages = execute(ipykernel, "%expman runs --limt 1")
-    assert reply["status"] == "error" and reply["ename"] == "UsageError"
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", (reply, messages)
     assert "--limit" in reply["evalue"]
 
 
