@@ -12,7 +12,13 @@ use polars::prelude::*;
 /// A workspace with two trials of three runs each (val_loss known), a
 /// third trial with one run, mixed param types and a missing param.
 fn record(dir: &Path) -> PathBuf {
-    let ws = Workspace { root: dir.join("ws"), database: dir.join("ws/expman.db"), team: None, remote: None };
+    let ws = Workspace {
+        root: dir.join("ws"),
+        database: dir.join("ws/expman.db"),
+        team: None,
+        remote: None,
+        encrypt: false,
+    };
     ws.prepare().unwrap();
     let mut store = Store::open(&ws.database).unwrap();
     let e = store.ensure_experiment("study", Some("a study"), "/cfg").unwrap();

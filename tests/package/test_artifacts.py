@@ -39,3 +39,36 @@ def test_logged_artifacts_are_stored_listed_and_fetched_as_the_cli_does(workdir,
 
     graph = expman.lineage(runs[0][0], workspace=workdir / "outputs")
     assert graph["run"] == runs[0][0] and graph["edges"] == [] and graph["files"] == []
+
+
+def test_runs_from_code_in_an_encrypting_workspace_encrypt_too(workdir, cli, py, monkeypatch):
+    config = workdir / "exp"
+    config.mkdir()
+    (config / "env.yaml").write_text("workspace: ws\nartifacts: {encrypt: true}\n")
+    (config / "experiment.yaml").write_text("name: e\n")
+    (config / "base.yaml").write_text("pipeline: {command: [true]}\n")
+    (config / "trials.yaml").write_text("- name: t\n")
+    key = cli("artifacts", "keygen", cwd=workdir).strip()
+    monkeypatch.setenv("EXPMAN_ARTIFACT_KEY", key)
+    cli("run", "exp", cwd=workdir)  # the workspace now knows it encrypts
+    (workdir / "secret.txt").write_text("launch codes")
+    with expman.start_experiment(name="code", experiment="e", workspace=workdir / "exp" / "ws") as run:
+        run.log_artifact(workdir / "secret.txt")
+        run_id, run_dir = run.id, pathlib.Path(run.run_dir)
+    assert not (run_dir / "artifacts" / "secret.txt").exists(), "the plaintext left the run directory"
+    assert expman.artifacts(run_id, workspace=workdir / "exp" / "ws")[0]["where"] == "stored, encrypted"
+    back = expman.get_artifact(run_id, "artifacts/secret.txt", out=workdir / "back.txt", workspace=workdir / "exp" / "ws")
+    assert back.read_text() == "launch codes"
+
+    # Without the key (a process of its own: this one's session has it).
+    done = py(
+        f"""
+        import expman
+        try:
+            expman.start_experiment(name="nokey", experiment="e", workspace={str(workdir / "exp" / "ws")!r})
+        except expman.ExpmanError as e:
+            print("refused:", e)
+        """,
+        workdir,
+    )
+    assert "refused:" in done.stdout and "EXPMAN_ARTIFACT_KEY" in done.stdout, (done.stdout, done.stderr)

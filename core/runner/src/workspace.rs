@@ -30,6 +30,9 @@ pub struct Workspace {
     pub team: Option<TeamDatabase>,
     /// The remote copy of its artifact store (`artifacts.store`).
     pub remote: Option<RemoteConfig>,
+    /// Its artifact store encrypts (`artifacts.encrypt`): runs started from
+    /// code in it encrypt too.
+    pub encrypt: bool,
 }
 
 /// Where a command was told to look for the record.
@@ -80,7 +83,8 @@ impl Workspace {
             let url = a.store.as_deref().map(str::trim).filter(|u| !u.is_empty())?;
             Some(RemoteConfig { url: url.to_string(), endpoint: a.endpoint.clone(), region: a.region.clone() })
         });
-        Ok(Workspace { root, database, team, remote })
+        let encrypt = project.env.artifacts.as_ref().and_then(|a| a.encrypt) == Some(true);
+        Ok(Workspace { root, database, team, remote, encrypt })
     }
 
     /// The workspace at `root`, with the database its marker names (or the
@@ -103,7 +107,8 @@ impl Workspace {
             endpoint: marker["artifacts"]["endpoint"].as_str().map(str::to_string),
             region: marker["artifacts"]["region"].as_str().map(str::to_string),
         });
-        Workspace { root: root.to_path_buf(), database, team, remote }
+        let encrypt = marker["artifacts"]["encrypt"].as_bool() == Some(true);
+        Workspace { root: root.to_path_buf(), database, team, remote, encrypt }
     }
 
     /// Finds the workspace for a command that reads the record: `--workspace`,
@@ -163,6 +168,9 @@ impl Workspace {
         if let Some(remote) = &self.remote {
             text["artifacts"] =
                 serde_json::json!({"store": remote.url, "endpoint": remote.endpoint, "region": remote.region});
+        }
+        if self.encrypt {
+            text["artifacts"]["encrypt"] = true.into();
         }
         let text = text.to_string();
         if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {

@@ -403,10 +403,9 @@ impl RunLog for DirectRun {
         *finished = true;
         // Its files are final now: into the workspace's artifact store.
         let root = self.session.workspace().root.clone();
-        let blobs = expman_blobs::BlobStore::for_workspace(&root);
         let absorbed = crate::artifacts::absorb_run(
             &mut self.session.store(),
-            &blobs,
+            self.session.blobs(),
             &root,
             self.buffer.run_id,
             &self.identity.run_dir,

@@ -18,6 +18,7 @@ use expman_store::{Artifact, Capture, Started, Store};
 use super::writer::Writer;
 use super::{DirectError, PARENT_TAG, RunIdentity, new_run};
 use crate::capture;
+use crate::error::RunError;
 use crate::sampling::{SamplerHandle, SamplerThread};
 use crate::team::TeamThread;
 use crate::workspace::Workspace;
@@ -32,6 +33,8 @@ pub struct Opened {
 
 pub struct Session {
     workspace: Workspace,
+    /// Where ended runs' artifacts go (encrypting when the workspace does).
+    blobs: expman_blobs::BlobStore,
     runner_id: i64,
     store: Mutex<Store>,
     writer: Mutex<Writer>,
@@ -52,6 +55,11 @@ impl Session {
         &self.workspace
     }
 
+    /// The workspace's artifact store, as this session writes to it.
+    pub fn blobs(&self) -> &expman_blobs::BlobStore {
+        &self.blobs
+    }
+
     /// This process's session on `workspace`: the live one, or a new one
     /// (the workspace prepared, its record opened and recovered, this
     /// process registered as a runner, the writer started).
@@ -60,6 +68,22 @@ impl Session {
         if let Some(session) = live.get(&workspace.database).and_then(Weak::upgrade) {
             return Ok(session);
         }
+        // A workspace whose runs encrypt their artifacts (a config's
+        // `artifacts.encrypt`, remembered in its marker): these too.
+        let blobs = expman_blobs::BlobStore::for_workspace(&workspace.root);
+        let blobs = if workspace.encrypt {
+            let var = crate::artifacts::KEY_VAR;
+            let text = std::env::var(var).ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                RunError::Invalid(format!(
+                    "the workspace {} encrypts its artifacts (`artifacts.encrypt`): set {var} to its key",
+                    workspace.root.display()
+                ))
+            })?;
+            let key = expman_blobs::Key::from_hex(&text, var).map_err(|e| RunError::Invalid(e.to_string()))?;
+            blobs.with_key(Some(key))
+        } else {
+            blobs
+        };
         workspace.prepare()?;
         let mut store = workspace.open_store()?;
         let me = std::process::id();
@@ -74,6 +98,7 @@ impl Session {
         let writer = Writer::spawn(&workspace.database, runner_id, flush_interval)?;
         let session = Arc::new(Session {
             workspace,
+            blobs,
             runner_id,
             store: Mutex::new(store),
             writer: Mutex::new(writer),
