@@ -94,11 +94,10 @@ for r in $(seq "$rounds"); do
   results[mlflow_big]+="$(mlflow_case "$scratch/big.bin");"
   results[expman_small]+="$(expman_case small "$small_cmd");"
   results[mlflow_small]+="$(mlflow_case "$scratch/small");"
-  echo "round $r/$rounds: ${results[expman_big]##*;} ..." >&2
-  echo "  big: expman ${results[expman_big]%;}" | tr ';' ' ' >&2
+  echo "round $r/$rounds (seconds, peak MiB): 1 GiB expman $(echo "${results[expman_big]%;}" | sed 's/.*;//'), MLflow $(echo "${results[mlflow_big]%;}" | sed 's/.*;//'); 10,000 files expman $(echo "${results[expman_small]%;}" | sed 's/.*;//'), MLflow $(echo "${results[mlflow_small]%;}" | sed 's/.*;//')" >&2
 done
 
-median() { tr ';' '\n' | awk 'NF' | sort -n -k"$1" | awk -v k="$1" '{v[NR]=$k} END {print v[int((NR+1)/2)]}'; }
+median() { tr ';' '\n' | awk 'NF' | sort -n -k"$1" | awk -v k="$1" '{v[NR]=$k} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.2f\n", m}'; }
 printf '\n%-34s %12s %12s %8s\n' "what (median of $rounds)" expman MLflow ratio
 for case in big small; do
   es=$(printf '%s' "${results[expman_$case]}" | median 1); ms=$(printf '%s' "${results[mlflow_$case]}" | median 1)
