@@ -134,3 +134,42 @@ fn removing_and_listing_and_names_that_are_not_digests() {
     assert!(matches!(store.remove("ab"), Err(BlobError::BadDigest(_))));
     assert!(matches!(store.read_to(&sa, &ws.join("o"), "x"), Err(BlobError::Missing(_))));
 }
+
+/// A `file://` remote: what object_store does for every scheme, on disk.
+#[cfg(feature = "remote")]
+#[test]
+fn a_file_remote_gets_each_blob_once_and_gives_it_back() {
+    use crate::remote::{Pushed, Remote};
+    let ws = scratch("remote-here");
+    let there = scratch("remote-there");
+    let bucket = scratch("remote-bucket");
+    let store = BlobStore::for_workspace(&ws);
+    let mut digests = Vec::new();
+    for (i, data) in [&b"alpha"[..], b"beta", b"gamma"].iter().enumerate() {
+        let file = ws.join(format!("runs/r{i}/f.txt"));
+        write(&file, data);
+        digests.push(store.absorb(&file).unwrap().sha256);
+    }
+    let config = RemoteConfig { url: format!("file://{}", bucket.display()), endpoint: None, region: None };
+    let remote = Remote::open(&config, &store).unwrap();
+    assert_eq!(remote.push(&store, &digests[0]).unwrap(), Pushed::Sent { bytes: 5, resumed_at: None });
+    assert_eq!(remote.push(&store, &digests[0]).unwrap(), Pushed::Already);
+    let many = remote.push_many(&store, &digests, 4);
+    let sent = many.iter().filter(|(_, r)| matches!(r, Ok(Pushed::Sent { .. }))).count();
+    assert_eq!((many.len(), sent), (3, 2), "{many:?}");
+    assert!(bucket.join(&digests[1][..2]).join(&digests[1]).is_file());
+
+    // Another workspace's store, the same remote: fetched, checked, kept.
+    let other = BlobStore::for_workspace(&there);
+    let remote_there = Remote::open(&config, &other).unwrap();
+    assert_eq!(remote_there.fetch(&other, &digests[2]).unwrap(), 5);
+    let out = there.join("gamma.txt");
+    other.read_to(&digests[2], &out, "f.txt").unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), b"gamma");
+    // A remote copy that was changed is refused, and nothing is kept.
+    let object = bucket.join(&digests[1][..2]).join(&digests[1]);
+    std::fs::write(&object, b"tampered").unwrap();
+    assert!(matches!(remote_there.fetch(&other, &digests[1]), Err(BlobError::Corrupt { .. })));
+    assert!(!other.contains(&digests[1]));
+    assert!(remote_there.fetch(&other, &"0".repeat(64)).is_err());
+}
